@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""Build the docs site offline, and README.md from nbs/index.ipynb.
+
+nbdev processes the notebooks (`nbdev_proc_nbs`: show_doc rendered, hidden cells dropped, frontmatter
+extracted) into `_proc/`; Quarto would then render them (`nbdev_docs`). Quarto cannot be installed on
+our CI machines, so this renders the same processed notebooks with Jupyter Book 1.x instead, into `_docs/`.
+Where Quarto is installed, `nbdev_docs` still works from `nbs/_quarto.yml`.
+
+    python tools/build_docs.py            # README.md + _docs/
+    python tools/build_docs.py --readme   # README.md only
+"""
+import argparse, json, re, shutil, subprocess, sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PROC, OUT = ROOT / "_proc", ROOT / "_docs"
+_ATTRS = re.compile(r"\{(?:target|style|\.)[^}\n]*\}")   # Quarto attribute blocks, e.g. {target="_blank" ...}
+
+
+def _src(cell): return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _frontmatter(nb):
+    "Title and description from the raw frontmatter cell that nbdev writes first."
+    cell = nb["cells"][0]
+    if cell["cell_type"] != "raw" or not _src(cell).startswith("---"): return {}
+    return yaml.safe_load(_src(cell).strip().strip("-")) or {}
+
+
+def _local_links(text: str, pages: dict) -> str:
+    "nbdev links symbols to the published site's `core.html#scene`; point them at this build's pages."
+    from nbdev.config import get_config
+    cfg = get_config()
+    text = text.replace(f"{cfg.doc_host}{cfg.doc_baseurl}/", "")
+    return re.sub(r"\b([\w-]+)\.html\b", lambda m: pages.get(m[1], m[1]) + ".html", text)
+
+
+def _for_jupyter_book(path: Path, pages: dict) -> dict:
+    "Turn one nbdev-processed notebook into one Jupyter Book renders like Quarto would."
+    nb = json.loads(path.read_text())
+    fm = _frontmatter(nb)
+    cells = [c for c in nb["cells"] if c["cell_type"] != "raw"]
+    head = f"# {fm.get('title', path.stem)}\n\n" + (f"> {fm['description']}\n" if fm.get("description") else "")
+    cells.insert(0, {"cell_type": "markdown", "metadata": {}, "source": head})
+    for c in cells:
+        if c["cell_type"] == "markdown": c["source"] = _local_links(_ATTRS.sub("", _src(c)), pages)
+        for o in c.get("outputs", []):
+            md = o.get("data", {}).get("text/markdown")
+            if md is not None:   # docutils allows no horizontal rule inside an output: drop show_doc's
+                md = _ATTRS.sub("", "".join(md) if isinstance(md, list) else md)
+                o["data"]["text/markdown"] = _local_links(re.sub(r"^---\s*$", "", md, flags=re.M), pages)
+        src = _src(c)
+        if c["cell_type"] == "code" and ("#| echo: false" in src or "#|echo: false" in src):
+            c.setdefault("metadata", {})["tags"] = ["remove-input"]
+    for i, c in enumerate(cells): c.setdefault("id", f"cell-{i}")
+    nb["cells"], nb["nbformat"], nb["nbformat_minor"] = cells, 4, max(nb.get("nbformat_minor", 5), 5)
+    path.write_text(json.dumps(nb))
+    return fm
+
+
+def readme():
+    "README.md from nbs/index.ipynb: its markdown, its code and the code's text outputs."
+    nb = json.loads((ROOT / "nbs" / "index.ipynb").read_text())
+    parts = []
+    for c in nb["cells"]:
+        src = _src(c)
+        if c["cell_type"] == "markdown":
+            src = re.sub(r"^# (.*)\n\n> (.*)$", r"# \1\n\n> \2", src, flags=re.M)
+            parts.append(src)
+        elif c["cell_type"] == "code" and not src.lstrip().startswith("#|"):
+            parts.append(f"```python\n{src}\n```")
+            outs = ["".join(o.get("text", "")) for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+            outs += ["".join(o["data"]["text/plain"]) for o in c.get("outputs", []) if "text/plain" in o.get("data", {})]
+            if any(outs): parts.append("```\n" + "".join(outs).rstrip() + "\n```")
+    (ROOT / "README.md").write_text("<!-- generated from nbs/index.ipynb by tools/build_docs.py: edit the notebook -->\n\n" + "\n\n".join(parts) + "\n")
+
+
+def site():
+    # nbdev_proc_nbs, less its attempt to install Quarto
+    import nbdev.quarto
+    nbdev.quarto._ensure_quarto = lambda: None
+    shutil.rmtree(PROC, ignore_errors=True)
+    nbdev.quarto._pre_docs(path=ROOT / "nbs", n_workers=0, force=True)
+    nbs = sorted(p for p in PROC.glob("*.ipynb") if p.name != "index.ipynb")
+    pages = {}                                    # nbdev's output name ("core") -> this build's page ("00_core")
+    for p in [PROC / "index.ipynb", *nbs]:
+        out = _frontmatter(json.loads(p.read_text())).get("output-file", p.stem + ".html")
+        pages[Path(out).stem] = p.stem
+    titles = {p.stem: _for_jupyter_book(p, pages) for p in [PROC / "index.ipynb", *nbs]}
+    for p in (ROOT / "nbs").rglob("*.png"):                      # images the notebooks link to
+        dst = PROC / p.relative_to(ROOT / "nbs"); dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(p, dst)
+    (PROC / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": "index",
+        "parts": [{"caption": "Chapters", "chapters": [{"file": p.stem} for p in nbs if not p.stem.startswith("tutorial")]},
+                  *([{"caption": "Tutorials", "chapters": [{"file": p.stem} for p in nbs if p.stem.startswith("tutorial")]}]
+                    if any(p.stem.startswith("tutorial") for p in nbs) else [])]}, sort_keys=False))
+    (PROC / "_config.yml").write_text(yaml.safe_dump({
+        "title": "moviefactory", "author": "moviefactory developers", "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "sphinx": {"config": {"html_show_copyright": False, "myst_heading_anchors": 3,
+                              "myst_all_links_external": True}},   # keep nbdev's symbol links as written
+        "html": {"use_repository_button": False}}, sort_keys=False))
+    for stale in (PROC / "_quarto.yml", PROC / "sidebar.yml", PROC / "nbdev.yml"): stale.unlink(missing_ok=True)
+    r = subprocess.run([str(Path(sys.executable).with_name("jupyter-book")), "build", str(PROC), "--warningiserror", "--quiet"],
+                       cwd=ROOT, capture_output=True, text=True)
+    if r.returncode:
+        sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
+        sys.exit(f"docs build failed (exit {r.returncode})")
+    shutil.rmtree(OUT, ignore_errors=True)
+    shutil.copytree(PROC / "_build" / "html", OUT)
+    print(f"docs: {len(titles)} pages -> {OUT}/index.html")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--readme", action="store_true", help="only write README.md")
+    a = ap.parse_args()
+    readme()
+    if not a.readme: site()
