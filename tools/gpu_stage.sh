@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run stages of moviefactory-mini on the lent GPU machine (see the device notes in CONTRIBUTING/README):
+#   bash tools/gpu_stage.sh INIT_DIR "STAGE:MINUTES[:BATCH[:LR]] ..."
+# Needs carried: .whl (diffusers + fastcore wheels), .carry/minilm8 (the trimmed text encoder from
+# tools/trim_text_encoder.py, packed to int8 by tools/pack_text_encoder.py to fit the 64 MiB a call may carry).
+# Writes the new weights, logs and summaries into $OUT as a tar split in 15 MB parts.
+set -uo pipefail
+init=$1; stages=$2
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 MOVIEFACTORY_PROGRESS=0
+te=/tmp/minilm; python3 tools/pack_text_encoder.py unpack .carry/minilm8 $te || exit 1
+nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv
+work=/tmp/mini; mkdir -p $work
+[ -d "$init" ] && cp -r "$init"/. $work/
+for spec in $stages; do
+  IFS=: read -r stage minutes batch lr <<<"$spec"
+  [ -d $work/run-$stage ] && mv $work/run-$stage $work/run-$stage-$(date +%H%M%S)   # keep earlier calls' curves
+  echo "=== stage $stage for $minutes min (batch ${batch:-64}, lr ${lr:-2e-4})"
+  python3 -m moviefactory.train "$stage" $work --init-dir $work --text-encoder $te \
+      --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
+      --num-workers 14 --checkpoint-every 100000 2>&1 | grep -v "Warning\|warn(" | tail -5
+done
+rm -f $work/run-*/checkpoint*
+python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
+(cd $work && tar cf - .) | split -b 15M - "$OUT/mini.tar.part-"
+ls -la $OUT; du -sh $work/*
