@@ -9,7 +9,7 @@ Where Quarto is installed, `nbdev_docs` still works from `nbs/_quarto.yml`.
     python tools/build_docs.py            # README.md + _docs/
     python tools/build_docs.py --readme   # README.md only
 """
-import argparse, json, re, shutil, subprocess, sys
+import argparse, ast, json, re, shutil, subprocess, sys
 from pathlib import Path
 
 import yaml
@@ -55,6 +55,8 @@ def _for_jupyter_book(path: Path, pages: dict) -> dict:
         if c["cell_type"] == "code" and ("#| echo: false" in src or "#|echo: false" in src):
             c.setdefault("metadata", {})["tags"] = ["remove-input"]
     for i, c in enumerate(cells): c.setdefault("id", f"cell-{i}")
+    nb.setdefault("metadata", {}).update(language_info={"name": "python", "pygments_lexer": "ipython3"},
+                                         kernelspec={"display_name": "python3", "language": "python", "name": "python3"})
     nb["cells"], nb["nbformat"], nb["nbformat_minor"] = cells, 4, max(nb.get("nbformat_minor", 5), 5)
     path.write_text(json.dumps(nb))
     return fm
@@ -79,8 +81,17 @@ def readme():
 
 def site():
     # nbdev_proc_nbs, less its attempt to install Quarto
-    import nbdev.quarto
+    import nbdev.quarto, nbdev.processors as procs
     nbdev.quarto._ensure_quarto = lambda: None
+    # To render show_doc, nbdev runs exported cells and every cell with an import, even one that also runs a
+    # test or a plot (its FAQ warns). Those can need names from cells it skips, and cost minutes: run only
+    # exported cells and cells made of imports alone.
+    _do_eval = procs._do_eval
+    def _eval_for_docs(cell):
+        if not _do_eval(cell): return False
+        if cell.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}: return True
+        return all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in cell.parsed_())
+    procs._do_eval = _eval_for_docs
     shutil.rmtree(PROC, ignore_errors=True)
     nbdev.quarto._pre_docs(path=ROOT / "nbs", n_workers=0, force=True)
     nbs = sorted(p for p in PROC.glob("*.ipynb") if p.name != "index.ipynb")
