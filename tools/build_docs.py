@@ -85,11 +85,11 @@ def site():
     nbdev.quarto._ensure_quarto = lambda: None
     # To render show_doc, nbdev runs exported cells and every cell with an import, even one that also runs a
     # test or a plot (its FAQ warns). Those can need names from cells it skips, and cost minutes: run only
-    # exported cells and cells made of imports alone.
+    # exported cells, show_doc cells and cells made of imports alone.
     _do_eval = procs._do_eval
     def _eval_for_docs(cell):
         if not _do_eval(cell): return False
-        if cell.directives_.keys() & {"export", "exports", "exporti", "exec_doc"}: return True
+        if cell.directives_.keys() & {"export", "exports", "exporti", "exec_doc"} or procs._is_showdoc(cell): return True
         return all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in cell.parsed_())
     procs._do_eval = _eval_for_docs
     shutil.rmtree(PROC, ignore_errors=True)
