@@ -209,14 +209,14 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
     data = torch.utils.data.DataLoader(_StepBatches(batches, start, cfg.max_steps), batch_size=None,
                                        num_workers=cfg.num_workers, persistent_workers=False,
                                        prefetch_factor=4 if cfg.num_workers else None)
-    t0, bad, seen, step = time.time(), 0, 0, start
+    t0, bad, skipped, seen, step = time.time(), 0, 0, 0, start
     acc_loss, acc_n = 0.0, 0
     for step, batch in enumerate(data, start=start + 1):
         with acc.accumulate(model):
             with acc.autocast():
                 loss = loss_fn(model, batch, step_generator(cfg.seed, step - 1, acc.device))
             if not torch.isfinite(loss):
-                bad += 1; opt.zero_grad(set_to_none=True)
+                bad += 1; skipped += 1; opt.zero_grad(set_to_none=True)
                 if bad >= 20: raise MovieFactoryError(f"loss was not finite for {bad} steps in a row at step {step}: lower --lr or check the data")
                 continue
             bad = 0
@@ -238,7 +238,7 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
                                 extra={"samples_per_s": seen / max(1e-9, time.time() - t0)})
         if out_of_time: log.info(f"stopping at step {step}: --max-minutes reached"); break
     wall = time.time() - t0
-    return {"step": step, "wall_s": wall, "samples_per_s": seen / max(wall, 1e-9), "skipped_nonfinite": bad,
+    return {"step": step, "wall_s": wall, "samples_per_s": seen / max(wall, 1e-9), "skipped_nonfinite": skipped,
             "model": acc.unwrap_model(model), "ema": ema}
 
 # %% ../nbs/07_train.ipynb #ad38e10a
