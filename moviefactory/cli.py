@@ -74,6 +74,25 @@ def _library(args) -> int:
     else: print(_open_library(args.index_dir).licence_table())
     return 0
 
+# %% ../nbs/14_cli.ipynb #50b84a06
+def _add_train(sub):
+    t = sub.add_parser("train", help="train one stage of moviefactory-mini on the toy world",
+                       description="One training stage: vae, base, spatial, temporal or movie.")
+    t.add_argument("stage", help="vae, base, spatial, temporal or movie"); t.add_argument("out_dir")
+    t.add_argument("--init-dir", help="the folder with the earlier stages' weights (default: OUT_DIR)")
+    t.add_argument("--text-encoder", help="text encoder folder (default: the packaged MiniLM)")
+    t.add_argument("--max-steps", type=int, default=1000); t.add_argument("--minutes", type=float, default=0)
+    t.add_argument("--batch-size", type=int, default=32); t.add_argument("--lr", type=float, default=2e-4)
+    t.add_argument("--num-workers", type=int, default=0); t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=_train)
+
+def _train(args) -> int:
+    from moviefactory.train import train_mini
+    s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
+                   args.minutes, args.batch_size, args.lr, args.num_workers, args.seed)
+    print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
+    return 0
+
 # %% ../nbs/14_cli.ipynb #dc1382d1
 def build_parser() -> argparse.ArgumentParser:
     "The `moviefactory` argument parser with every sub-command."
@@ -83,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     _add_script(sub)
     _add_library(sub)
+    _add_train(sub)
     return p
 
 def main(argv: list[str] | None = None) -> int:
