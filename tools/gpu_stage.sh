@@ -18,7 +18,7 @@ for spec in $stages; do
   echo "=== stage $stage for $minutes min (batch ${batch:-64}, lr ${lr:-2e-4})"
   python3 -m moviefactory.train "$stage" $work --init-dir $work --text-encoder $te \
       --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
-      --num-workers 14 --checkpoint-every 100000 2>&1 | grep -v "Warning\|warn(" | tail -5
+      --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" 2>&1 | grep -v "Warning\|warn(" | tail -5
 done
 rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
