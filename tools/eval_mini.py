@@ -1,0 +1,92 @@
+#!/usr/bin/env python
+"""Score moviefactory-mini after each stage (and the no-adapter ablation) on held-out toy-world captions.
+
+    python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR]
+
+Rows (the model's stages are switched on one after the other; the weights are the final ones of each part):
+  real clips                 rendered held-out clips (hd): what the scorer says about the truth
+  stage 0: base              the base U-Net alone, every frame sampled on its own (extras off)
+  stage 1: + adapters, web   spatial adapters with the web domain's norm, frames as images
+  stage 1: + adapters, hd    the same with the hd domain's norm
+  stage 2: + temporal, web   adapters + temporal layers, web (the domain stage 2 trains on)
+  stage 2: + temporal, hd
+  stage 3: movie             the movie domain's norm (stage 3)
+  ablation: no adapters      the base with temporal layers trained directly on it (--ablation DIR: vae/, unet/, movie_unet/)
+Each row: the toy scores (moviefactory.eval.toy_scores) and the toy FVD against a second set of real held-out clips.
+Writes OUT_DIR/eval.json, OUT_DIR/eval.md and OUT_DIR/eval_samples.png. Runs on a GPU if there is one.
+"""
+from __future__ import annotations
+import argparse, json, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
+
+
+def sample(pipe, prompts, domain, images, steps, seed, batch):
+    g = [torch.Generator().manual_seed(seed + i) for i in range(len(prompts))]
+    out = pipe(prompts, num_inference_steps=steps, domain=domain, generator=g, batch_size=batch,
+               frames_as_images=images, guidance_scale=7.5).frames
+    return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(); ap.add_argument("model_dir"); ap.add_argument("out_dir")
+    ap.add_argument("--n", type=int, default=96); ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--batch", type=int, default=32); ap.add_argument("--text-encoder")
+    ap.add_argument("--ablation"); ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    from moviefactory.pipeline import MoviePipeline
+    from moviefactory import eval as ev
+    from moviefactory.train import load_mini_unet
+    from moviefactory.unet import MovieUNet
+    out = Path(a.out_dir); out.mkdir(parents=True, exist_ok=True)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    specs = ev.toy_eval_prompts(a.n, seed=a.seed)                  # held-out one-object captions, hd
+    prompts = [s.caption() for s in specs]
+    real = ev.toy_reference_clips(specs, seed=a.seed)                # the truth for those captions
+    ref_specs = ev.toy_eval_prompts(a.n, seed=a.seed + 1)
+    ref = ev.toy_reference_clips(ref_specs, seed=a.seed + 1)         # an independent real set: the toy FVD's reference
+    web_specs = ev.toy_eval_prompts(a.n, seed=a.seed, domain="web")
+    web = ev.toy_reference_clips(web_specs, seed=a.seed)
+    pipe = MoviePipeline.from_mini(a.model_dir, text_encoder=a.text_encoder, device=dev)
+    pipe.set_progress_bar_config(disable=True)
+    full = pipe.unet
+    bare = MovieUNet.from_base(Path(a.model_dir) / "unet", torch_dtype=torch.float32, domains=full.domains).to(dev).eval()
+    rows, grid = [], {}
+    def score(name, clips, t=None, specs_=None, **info):
+        sc = ev.toy_scores(clips, specs_ or specs)
+        row = ev.table1_row(name, sc, toy_fvd=ev.toy_fvd(ref, clips), source=info.pop("source", "measured here"))
+        row.update(n=len(clips), **info)
+        if t is not None: row["sample_s"] = round(t, 1)
+        rows.append(row); grid[name] = clips[:4]
+        print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
+    score("real clips, hd (rendered)", real, source="toy world renderer")
+    score("real clips, web (rendered)", web, specs_=web_specs, source="toy world renderer")
+    configs = [("stage 0: base", bare, "hd", True), ("stage 1: + adapters, web", full, "web", True),
+               ("stage 1: + adapters, hd", full, "hd", True), ("stage 2: + temporal, web", full, "web", False),
+               ("stage 2: + temporal, hd", full, "hd", False), ("stage 3: movie", full, "movie", False)]
+    if a.ablation:
+        abl = load_mini_unet(a.ablation).to(dev).eval()
+        configs += [("ablation: no adapters (web)", abl, "web", False), ("ablation: no adapters (hd)", abl, "hd", False)]
+    for name, unet, dom, images in configs:
+        pipe.unet = unet
+        t0 = time.time()
+        clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch)
+        score(name, clips, time.time() - t0, domain=dom, frames_as_images=images)
+    (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "rows": rows}, indent=1))
+    (out / "eval.md").write_text(ev.table1(rows) + "\n\n" + ev.table_markdown(rows) + "\n")
+    import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(len(grid), 4, figsize=(10, 1.2 * len(grid)), squeeze=False)
+    for r, (name, clips) in enumerate(grid.items()):
+        for k in range(4):
+            c = clips[k % len(clips)]
+            axs[r, k].imshow(np.concatenate([c[0], c[15 if len(c) > 15 else -1]], 0)); axs[r, k].axis("off")
+        axs[r, 0].set_title(name, fontsize=7, loc="left")
+    fig.tight_layout(); fig.savefig(out / "eval_samples.png", dpi=70)
+    print(ev.table1(rows))
+
+
+if __name__ == "__main__": main()
