@@ -18,10 +18,10 @@ from .core import MovieFactoryError, atomic_path, atomic_write_text, get_logger,
 
 # %% auto #0
 __all__ = ['MINI_SIZE', 'MINI_STAGES', 'MOVIE_SET_SIZE', 'default_text_encoder_path', 'load_text_encoder', 'encode_text',
-           'trim_text_encoder', 'TrainConfig', 'step_generator', 'save_checkpoint', 'load_checkpoint', 'train_loop',
-           'read_losses', 'plot_losses', 'mini_vae', 'mini_unet', 'mini_scheduler', 'toy_batch', 'to_model_space',
-           'vae_loss', 'latent_scale', 'LatentDiffusion', 'base_loss', 'movie_loss', 'load_mini_unet', 'train_mini',
-           'main', 'mini_dir']
+           'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator', 'shard_batch', 'save_checkpoint',
+           'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'mini_vae', 'mini_unet', 'mini_scheduler',
+           'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion', 'base_loss', 'movie_loss',
+           'load_mini_unet', 'train_mini', 'main', 'mini_dir']
 
 # %% ../nbs/07_train.ipynb #98280bcb
 def default_text_encoder_path() -> Path:
@@ -100,12 +100,33 @@ class TrainConfig:
     seed: int = 0
     max_minutes: float = 0.0        # stop with a checkpoint after this much wall time (0: no limit)
     num_workers: int = 0            # data workers rendering batches
+    split_batches: bool = True      # several processes: batches(step) is the global batch, each takes its part
+                                    # (False: batches(step) already returns this process's part)
 
 def step_generator(seed: int, step: int, device="cpu") -> torch.Generator:
     "The random generator for one step: a pure function of the run's seed and the step."
     g = torch.Generator(device=device)
     g.manual_seed((seed * 1_000_003 + step) % (2**63 - 1))
     return g
+
+def shard_generator(g: torch.Generator, index: int, num: int) -> torch.Generator:
+    "The generator of part `index` of `num` of a step's batch: `g` itself for part 0, an independent one for the others."
+    if index == 0: return g
+    s = torch.Generator(device=g.device)
+    s.manual_seed((g.initial_seed() + index * 0x9E3779B97F4A7C15) % (2**63 - 1))
+    return s
+
+def shard_batch(batch: dict, index: int, num: int) -> dict:
+    """Part `index` of `num` equal, contiguous parts of `batch`: every tensor, array, list or tuple as long as the
+    batch (the length of its first such entry) is cut, other entries are kept whole."""
+    if num == 1: return batch
+    seq = lambda v: isinstance(v, (list, tuple, np.ndarray)) or (torch.is_tensor(v) and v.ndim > 0)
+    lens = [len(v) for v in batch.values() if seq(v)]
+    if not lens: raise MovieFactoryError("a batch split over processes needs a tensor or list with one entry per sample")
+    n = lens[0]
+    if n % num: raise MovieFactoryError(f"a batch of {n} samples does not split evenly over {num} processes: make the batch size a multiple of {num}")
+    a, b = index * n // num, (index + 1) * n // num
+    return {k: (v[a:b].clone() if torch.is_tensor(v) else v[a:b]) if seq(v) and len(v) == n else v for k, v in batch.items()}
 
 # %% ../nbs/07_train.ipynb #77d3ac51
 def _flat_optimizer(opt) -> tuple[dict, dict]:
@@ -160,12 +181,23 @@ def load_checkpoint(run_dir, model, optimizer=None, ema=None) -> dict | None:
 
 # %% ../nbs/07_train.ipynb #a472d2fb
 class _StepBatches(torch.utils.data.IterableDataset):
-    "Batches for steps start..stop-1; with several workers, worker w renders the steps s with s % n == w."
-    def __init__(self, fn, start, stop): self.fn, self.start, self.stop = fn, start, stop
+    "Batches for steps start..stop-1 (this process's `part` of each); with several workers, worker w renders the steps s with s % n == w."
+    def __init__(self, fn, start, stop, part=(0, 1)): self.fn, self.start, self.stop, self.part = fn, start, stop, part
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         w, n = (info.id, info.num_workers) if info else (0, 1)
-        for s in range(self.start + w, self.stop, n): yield self.fn(s)
+        for s in range(self.start + w, self.stop, n): yield shard_batch(self.fn(s), *self.part)
+
+def _cpu_launch() -> bool:
+    "Launched as one of several processes on a machine without a GPU: accelerate must join them over gloo."
+    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+def _end_process_group_at_exit():
+    "Tear the process group down before the interpreter exits: left to exit, a gloo process aborts about 1 run in 3."
+    import atexit, torch.distributed as dist
+    if getattr(_end_process_group_at_exit, "registered", False): return
+    atexit.register(lambda: dist.destroy_process_group() if dist.is_available() and dist.is_initialized() else None)
+    _end_process_group_at_exit.registered = True
 
 def _lr_lambda(warmup: int, total: int):
     def f(step):
@@ -181,7 +213,11 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
     log = log or get_logger("moviefactory.train")
     mp = cfg.mixed_precision
     if mp == "auto": mp = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum)
+    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=_cpu_launch())
+    rank, nproc = acc.process_index, acc.num_processes
+    if nproc > 1: _end_process_group_at_exit()
+    total = lambda x: (acc.reduce(torch.tensor(float(x), dtype=torch.float64, device=acc.device), "sum").item()
+                       if nproc > 1 else float(x))          # the sum of x over the processes
     run = Path(cfg.output_dir)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable: raise MovieFactoryError("nothing to train: the model has no trainable parameters for this stage")
@@ -206,7 +242,8 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
         atomic_write_text(logf, "".join(json.dumps(r) + "\n" for r in rows))
         atomic_write_text(run / "config.json", json.dumps(asdict(cfg), indent=1))
     if start: log.info(f"resuming {run} at step {start}")
-    data = torch.utils.data.DataLoader(_StepBatches(batches, start, cfg.max_steps), batch_size=None,
+    part = (rank, nproc) if cfg.split_batches else (0, 1)        # this process's part of every batch
+    data = torch.utils.data.DataLoader(_StepBatches(batches, start, cfg.max_steps, part), batch_size=None,
                                        num_workers=cfg.num_workers, persistent_workers=False,
                                        prefetch_factor=4 if cfg.num_workers else None)
     t0, bad, skipped, seen, step = time.time(), 0, 0, 0, start
@@ -214,8 +251,8 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
     for step, batch in enumerate(data, start=start + 1):
         with acc.accumulate(model):
             with acc.autocast():
-                loss = loss_fn(model, batch, step_generator(cfg.seed, step - 1, acc.device))
-            if not torch.isfinite(loss):
+                loss = loss_fn(model, batch, shard_generator(step_generator(cfg.seed, step - 1, acc.device), rank, nproc))
+            if total(not torch.isfinite(loss)):    # every process skips, or DDP would wait forever
                 bad += 1; skipped += 1; opt.zero_grad(set_to_none=True)
                 if bad >= 20: raise MovieFactoryError(f"loss was not finite for {bad} steps in a row at step {step}: lower --lr or check the data")
                 continue
@@ -224,19 +261,20 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
             if acc.sync_gradients and cfg.max_grad_norm: acc.clip_grad_norm_(trainable, cfg.max_grad_norm)
             opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
         if ema is not None and acc.sync_gradients: ema.step(trainable)
-        seen += len(batch.get("captions", [])) or cfg.batch_size
+        seen += len(batch.get("captions", [])) * nproc or cfg.batch_size * (1 if cfg.split_batches else nproc)
         acc_loss += loss.item(); acc_n += 1
         if step % cfg.log_every == 0 or step == cfg.max_steps:
-            row = {"step": step, "loss": acc_loss / acc_n, "lr": sched.get_last_lr()[0], "time": time.time() - t0}
+            row = {"step": step, "loss": total(acc_loss / acc_n) / nproc, "lr": sched.get_last_lr()[0], "time": time.time() - t0}
             acc_loss, acc_n = 0.0, 0
             if acc.is_main_process:
                 with open(logf, "a") as f: f.write(json.dumps(row) + "\n")
-        out_of_time = cfg.max_minutes and (time.time() - t0) > cfg.max_minutes * 60
+        out_of_time = bool(cfg.max_minutes) and total((time.time() - t0) > cfg.max_minutes * 60) > 0  # stop together
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps or out_of_time:
             if acc.is_main_process:
                 save_checkpoint(run, step, acc.unwrap_model(model), opt.optimizer if hasattr(opt, "optimizer") else opt, ema,
                                 extra={"samples_per_s": seen / max(1e-9, time.time() - t0)})
         if out_of_time: log.info(f"stopping at step {step}: --max-minutes reached"); break
+    acc.wait_for_everyone()                       # the last checkpoint is on disk when any process returns
     wall = time.time() - t0
     return {"step": step, "wall_s": wall, "samples_per_s": seen / max(wall, 1e-9), "skipped_nonfinite": skipped,
             "model": acc.unwrap_model(model), "ema": ema}
@@ -428,6 +466,13 @@ def load_mini_unet(model_dir, domains=("web", "hd")):
     if (Path(model_dir) / "movie_unet").exists(): m.load_extras(Path(model_dir) / "movie_unet")
     return m.float()
 
+def _process_device():
+    "This process's device: cuda:LOCAL_RANK under `accelerate launch` on GPUs, else the one device of a plain run."
+    from accelerate import PartialState
+    return PartialState(cpu=_cpu_launch()).device
+
+def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
+
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
                scale_frames: int = 512, **kw) -> dict:
@@ -447,13 +492,13 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
         vae = res["model"]
         if res["ema"] is not None: res["ema"].copy_to([p for p in vae.parameters() if p.requires_grad])
         vae.register_to_config(scaling_factor=latent_scale(vae, world, n=scale_frames, batch_size=min(32, scale_frames)))
-        _save_fp16(vae, out_dir / "vae")
+        if _is_main(): _save_fp16(vae, out_dir / "vae")
     else:
         if not has("vae"): raise MovieFactoryError(f"stage {stage!r} needs a trained VAE in {init}/vae: run stage 'vae' first")
         if stage != "base" and not has("unet"): raise MovieFactoryError(f"stage {stage!r} needs a base U-Net in {init}/unet: run stage 'base' first")
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32)
         tok, te = load_text_encoder(text_encoder)
-        ld = LatentDiffusion(vae, tok, te).to("cuda" if torch.cuda.is_available() else "cpu")
+        ld = LatentDiffusion(vae, tok, te).to(_process_device())
         if stage == "base":
             model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32) if has("unet") else mini_unet()
             loss = base_loss(ld)
@@ -464,11 +509,11 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
             model.set_stage(stage)
             loss = movie_loss(ld, frames_as_images=as_images)
         res = train_loop(cfg, model, loss, batches)
-        _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
+        if _is_main(): _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
     summary = {k: v for k, v in res.items() if k not in ("model", "ema")}
     summary.update(stage=stage, batch_clips=batch_size, frames_per_clip=k or 16,
                    final_loss=(read_losses(cfg.output_dir) or [{"loss": float("nan")}])[-1]["loss"])
-    atomic_write_text(out_dir / f"summary-{stage}.json", json.dumps(summary, indent=1))
+    if _is_main(): atomic_write_text(out_dir / f"summary-{stage}.json", json.dumps(summary, indent=1))
     return summary
 
 # %% ../nbs/07_train.ipynb #3c58fa71
