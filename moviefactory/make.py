@@ -14,7 +14,7 @@ from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_co
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'weights_id', 'check_output', 'load_video_model', 'make_movie', 'MovieApp']
+__all__ = ['log', 'weights_id', 'check_output', 'video_model_id', 'load_video_model', 'make_movie', 'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -47,17 +47,22 @@ def check_output(out) -> Path:
     return out
 
 # %% ../nbs/15_make.ipynb #d6a7f09c
+def video_model_id(model=None, sd2=None, extras=None) -> str:
+    "The fingerprint of the video model `load_video_model` would load (what the clips' cache keys hash)."
+    from moviefactory.train import mini_dir
+    return weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
+
 def load_video_model(model=None, sd2=None, extras=None, device="auto"):
-    "A `MoviePipeline` and its fingerprint: moviefactory-mini (`model` folder or the shipped one), or `sd2` + `extras`."
+    "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one), or `sd2` + `extras`."
     from moviefactory.pipeline import MoviePipeline
     from moviefactory.train import mini_dir
     if sd2 is not None:
         if extras is not None and not Path(extras).exists():
             raise MovieFactoryError(f"no extras file at {extras}: give the file written by MovieUNet.save_extras")
-        return MoviePipeline.from_sd2(sd2, extras=extras, device=device), weights_id(Path(sd2) / "unet", extras)
+        return MoviePipeline.from_sd2(sd2, extras=extras, device=device)
     d = Path(model) if model else mini_dir()
     if not d.is_dir(): raise MovieFactoryError(f"no video model folder at {d}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
-    return MoviePipeline.from_mini(d, device=device), weights_id(d)
+    return MoviePipeline.from_mini(d, device=device)
 
 # %% ../nbs/15_make.ipynb #2c6510fe
 def _to_uint8(frames: np.ndarray) -> np.ndarray:
@@ -95,7 +100,6 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused."""
     from moviefactory.script import write_script
     from moviefactory.compose import compose, load_clip, save_clip, storyboard, timeline
-    from moviefactory.train import mini_dir
     t0, timings = time.time(), {}
     _quiet_loaders()
     out = check_output(out)
@@ -125,7 +129,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     pipe, mid = None, None
     with _stage("video", timings):
         from moviefactory.pipeline import MoviePipeline   # noqa: F401 (imports torch and diffusers once, here)
-        mid = weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
+        mid = video_model_id(model, sd2, extras)
         steps_ = steps if steps is not None else (50 if sd2 is not None else 10)
         settings = dict(domain=domain, steps=steps_, guidance=guidance, frames=frames, sd2=sd2 is not None)
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
@@ -134,7 +138,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
         if todo:
             import torch
-            pipe, _ = load_video_model(model, sd2, extras, device)
+            pipe = load_video_model(model, sd2, extras, device)
             pipe.set_progress_bar_config(disable=True)
             bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
             bar = progress(desc="video", total=len(todo) * steps_)
