@@ -504,6 +504,8 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
             loss = base_loss(ld)
         else:
             model = load_mini_unet(init)
+            if stage == "temporal" and not model.config.temporal_text:
+                model.set_temporal_text(True)          # older checkpoints: their temporal attentions learn to read the text
             if stage == "movie" and "movie" not in model.domains: model.add_domain("movie", init_from="hd")
             if stage == "temporal" and torch.cuda.is_available(): model.enable_gradient_checkpointing()
             model.set_stage(stage)
