@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Score moviefactory-mini after each stage (and the no-adapter ablation) on held-out toy-world captions.
 
-    python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR]
+    python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR] [--rows "stage 2,stage 3"]
 
 Rows (the model's stages are switched on one after the other; the weights are the final ones of each part):
   real clips                 rendered held-out clips (hd): what the scorer says about the truth
@@ -37,6 +37,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=96); ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--batch", type=int, default=32); ap.add_argument("--text-encoder")
     ap.add_argument("--ablation"); ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--rows", help="score only the model rows whose name contains one of these comma-separated words")
     a = ap.parse_args(argv)
     from moviefactory.pipeline import MoviePipeline
     from moviefactory import eval as ev
@@ -71,6 +72,7 @@ def main(argv=None):
     if a.ablation:
         abl = load_mini_unet(a.ablation).to(dev).eval()
         configs += [("ablation: no adapters (web)", abl, "web", False), ("ablation: no adapters (hd)", abl, "hd", False)]
+    if a.rows: configs = [c for c in configs if any(w.strip() in c[0] for w in a.rows.split(","))]
     for name, unet, dom, images in configs:
         pipe.unet = unet
         t0 = time.time()
