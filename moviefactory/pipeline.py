@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pipeline.ipynb #2aa80070
 from __future__ import annotations
-import inspect
+import inspect, math
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -100,11 +100,12 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
              batch_size: int = 4, decode_chunk_size: int = 16, output_type: str = "np", autocast: bool | None = None,
              callback: Callable[[int, int], None] | None = None, return_dict: bool = True,
              prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-             frames_as_images: bool = False):
+             frames_as_images: bool = False, guidance_cutoff: float = 1.0):
     """Clips for `prompt` (a string or a list, one clip each). `domain` picks the domain-aware norm (one or one per
     prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step. Precomputed text
     states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
-    `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1)."""
+    `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
+    `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance."""
     if prompt_embeds is not None:                # states given: the prompts only count the clips
         prompt = prompt if prompt is not None else ["(embedding)"] * prompt_embeds.shape[0]
         if len([prompt] if isinstance(prompt, str) else prompt) != prompt_embeds.shape[0]:
@@ -121,6 +122,9 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
     if len(gens) != n: raise MovieFactoryError(f"got {len(gens)} generators for {n} prompts: give one, or one per prompt")
     neg = [negative_prompt or ""] * n if negative_prompt is None or isinstance(negative_prompt, str) else list(negative_prompt)
     use_cfg = guidance_scale > 1
+    if not isinstance(guidance_cutoff, (int, float)) or not 0 <= guidance_cutoff <= 1:
+        raise MovieFactoryError(f"guidance_cutoff {guidance_cutoff!r} must be a fraction of the steps, from 0 to 1")
+    cfg_steps = math.ceil(guidance_cutoff * num_inference_steps) if use_cfg else 0
     autocast = (dev.type == "cuda" and torch.cuda.is_bf16_supported() or dev.type == "cpu") if autocast is None else autocast
     shape = (1, self.unet.config.unet_config["in_channels"], num_frames, height // s, width // s)
     if latents is not None and tuple(latents.shape) != (n,) + shape[1:]:
@@ -145,12 +149,14 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
             d = [doms[i] for i in idx]
             dd = d * 2 if use_cfg else d
             extra = {"generator": gens[idx[0]]} if "generator" in inspect.signature(self.scheduler.step).parameters else {}
-            for t in self.scheduler.timesteps:
-                inp = torch.cat([x, x]) if use_cfg else x
+            for k, t in enumerate(self.scheduler.timesteps):
+                g = k < cfg_steps
+                inp = torch.cat([x, x]) if g else x
                 inp = self.scheduler.scale_model_input(inp, t)
                 with _autocast(dev, autocast):
-                    e = self.unet(inp.to(self.unet.dtype), t, states, domain=dd, frames_as_images=frames_as_images).sample.float()
-                if use_cfg:
+                    e = self.unet(inp.to(self.unet.dtype), t, states if g else cond, domain=dd if g else d,
+                                  frames_as_images=frames_as_images).sample.float()
+                if g:
                     eu, ec = e.chunk(2)
                     e = eu + guidance_scale * (ec - eu)
                 x = self.scheduler.step(e, t, x, **extra).prev_sample
@@ -181,13 +187,13 @@ def default_size(self: MoviePipeline) -> tuple[int, int]:
     return h * self.vae_scale_factor, w * self.vae_scale_factor
 
 # %% ../nbs/08_pipeline.ipynb #5bdc0fbe
-def mini_scheduler_for_sampling(name: str = "ddim"):
-    "A sampler for the mini model: its training schedule with DDIM (default) or DPM-Solver++ timesteps."
+def mini_scheduler_for_sampling(name: str = "ddim", model_dir=None):
+    "A sampler for a mini model: the schedule it was trained with (`model_dir`'s), stepped by DDIM (default), DPM-Solver++ or Euler."
     from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
-    from moviefactory.train import mini_scheduler
+    from moviefactory.train import load_mini_scheduler
     kinds = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "euler": EulerDiscreteScheduler}
     if name not in kinds: raise MovieFactoryError(f"scheduler {name!r} is unknown: use one of {', '.join(kinds)}")
-    return kinds[name].from_config(mini_scheduler().config, timestep_spacing="trailing")
+    return kinds[name].from_config(load_mini_scheduler(model_dir).config, timestep_spacing="trailing")
 
 @patch(cls_method=True)
 def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: str = "ddim", device=None,
@@ -203,7 +209,7 @@ def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: 
     vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch.float32)
     unet = load_mini_unet(d)
     pipe = cls(unet=unet.eval(), vae=vae.eval(), text_encoder=te, tokenizer=tok,
-               scheduler=mini_scheduler_for_sampling(scheduler), max_text_length=32)
+               scheduler=mini_scheduler_for_sampling(scheduler, d), max_text_length=32)
     return pipe.to(dev) if dt == torch.float32 else pipe.to(dev, dt)
 
 # %% ../nbs/08_pipeline.ipynb #f8c13945

@@ -20,8 +20,8 @@ from .core import MovieFactoryError, atomic_path, atomic_write_text, get_logger,
 __all__ = ['MINI_SIZE', 'MINI_STAGES', 'MOVIE_SET_SIZE', 'default_text_encoder_path', 'load_text_encoder', 'encode_text',
            'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator', 'shard_batch', 'save_checkpoint',
            'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'mini_vae', 'mini_unet', 'mini_scheduler',
-           'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion', 'base_loss', 'movie_loss',
-           'load_mini_unet', 'train_mini', 'main', 'mini_dir']
+           'load_mini_scheduler', 'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion',
+           'base_loss', 'movie_loss', 'load_mini_unet', 'train_mini', 'main', 'mini_dir']
 
 # %% ../nbs/07_train.ipynb #98280bcb
 def default_text_encoder_path() -> Path:
@@ -321,11 +321,18 @@ def mini_unet(cross_attention_dim: int = 384):
         layers_per_block=1, cross_attention_dim=cross_attention_dim, attention_head_dim=tuple(c // 32 for c in boc),
         norm_num_groups=16, use_linear_projection=True)
 
-def mini_scheduler():
-    "The noise schedule the mini model is trained with (SD's scaled-linear betas, v-prediction)."
+def mini_scheduler(zero_snr: bool = False):
+    "The mini model's noise schedule: SD's scaled-linear betas, v-prediction; `zero_snr` rescales them to zero terminal SNR."
     from diffusers import DDPMScheduler
     return DDPMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                         prediction_type="v_prediction", clip_sample=False)
+                         prediction_type="v_prediction", clip_sample=False, rescale_betas_zero_snr=zero_snr)
+
+def load_mini_scheduler(model_dir=None):
+    "The schedule a mini model folder was trained with: its `scheduler/` config, else the first checkpoints' (not zero-SNR)."
+    from diffusers import DDPMScheduler
+    if model_dir is not None and (Path(model_dir) / "scheduler" / "scheduler_config.json").is_file():
+        return DDPMScheduler.from_pretrained(Path(model_dir) / "scheduler")
+    return mini_scheduler()
 
 # %% ../nbs/07_train.ipynb #9785b944
 def toy_batch(world, step: int, batch_size: int, num_frames: int | None = 1, object_weight: float = 2.0,
@@ -475,8 +482,9 @@ def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
-               scale_frames: int = 512, **kw) -> dict:
-    "Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`."
+               scale_frames: int = 512, zero_snr: bool | None = None, **kw) -> dict:
+    """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`.
+    `zero_snr`: train with the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
     out_dir, init = Path(out_dir), Path(init_dir) if init_dir else None
@@ -498,7 +506,9 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
         if stage != "base" and not has("unet"): raise MovieFactoryError(f"stage {stage!r} needs a base U-Net in {init}/unet: run stage 'base' first")
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32)
         tok, te = load_text_encoder(text_encoder)
-        ld = LatentDiffusion(vae, tok, te).to(_process_device())
+        sched = load_mini_scheduler(init if has("unet") else None) if zero_snr is None else mini_scheduler(zero_snr)
+        if _is_main(): sched.save_pretrained(out_dir / "scheduler")
+        ld = LatentDiffusion(vae, tok, te, sched).to(_process_device())
         if stage == "base":
             model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32) if has("unet") else mini_unet()
             loss = base_loss(ld)
@@ -529,9 +539,11 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=32); ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--num-workers", type=int, default=0); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint-every", type=int, default=500); ap.add_argument("--warmup-steps", type=int, default=200)
+    ap.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
+                    help="train with the zero-terminal-SNR schedule (default: the init folder's schedule)")
     a = ap.parse_args(argv)
     s = train_mini(a.stage, a.out_dir, a.init_dir, a.text_encoder, a.max_steps, a.minutes, a.batch_size, a.lr,
-                   a.num_workers, a.seed, checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
+                   a.num_workers, a.seed, zero_snr=a.zero_snr, checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
     print(json.dumps(s))
 
 # %% ../nbs/07_train.ipynb #c8eda980

@@ -5,7 +5,7 @@
 # tools/trim_text_encoder.py, packed to int8 by tools/pack_text_encoder.py to fit the 64 MiB a call may carry).
 # Writes the new weights, logs and summaries into $OUT as a tar split in 15 MB parts (vae/ and unet/ only when a
 # stage trained them). EVAL_N=96 also scores the result on held-out captions (tools/eval_mini.py) into $OUT/eval
-# (EVAL_ROWS="stage 2,stage 3" for only those rows).
+# (EVAL_ROWS="stage 2,stage 3" for only those rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -20,7 +20,7 @@ for spec in $stages; do
   echo "=== stage $stage for $minutes min (batch ${batch:-64}, lr ${lr:-2e-4})"
   python3 -m moviefactory.train "$stage" $work --init-dir $work --text-encoder $te \
       --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
-      --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" 2>&1 | grep -v "Warning\|warn(" | tail -5
+      --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" ${ZERO_SNR:+--zero-snr} 2>&1 | grep -v "Warning\|warn(" | tail -5
 done
 rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
