@@ -33,6 +33,8 @@ def _add_make(sub):
     v.add_argument("--domain", default="hd", help="look of the clips: the domain-aware norm to use (default hd)")
     v.add_argument("--steps", type=int, help="denoising steps (default 10 for the mini model, 50 for SD2)")
     v.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
+    v.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps (the first) that use guidance (default 1)")
+    v.add_argument("--sampler", choices=("ddim", "dpm", "euler"), help="denoising sampler (default: the model's, DDIM)")
     v.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
     v.add_argument("--fps", type=float, default=8, help="frames per second of the movie (default 8)")
     v.add_argument("--batch-size", type=int, help="scenes denoised together (default 1 on CPU, 4 on GPU)")
@@ -55,6 +57,7 @@ def _make(args) -> int:
     movie = make_movie(args.idea, args.output, scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
                        base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
                        sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance,
+                       guidance_cutoff=args.guidance_cutoff, sampler=args.sampler,
                        frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
                        library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
                        crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device)

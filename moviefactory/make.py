@@ -92,7 +92,8 @@ def _quiet_loaders():
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
-               guidance: float = 7.5, frames: int = 16, fps: float = 8, batch_size: int | None = None,
+               guidance: float = 7.5, guidance_cutoff: float = 1.0, sampler: str | None = None,
+               frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
                device: str = "auto") -> Movie:
@@ -104,6 +105,9 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     _quiet_loaders()
     out = check_output(out)
     if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
+    if sampler not in (None, "ddim", "dpm", "euler"): raise MovieFactoryError(f"sampler {sampler!r} is unknown: use ddim, dpm or euler")
+    if not isinstance(guidance_cutoff, (int, float)) or not 0 <= guidance_cutoff <= 1:
+        raise MovieFactoryError(f"guidance_cutoff {guidance_cutoff!r} must be a fraction of the steps, from 0 to 1")
     if not isinstance(fps, (int, float)) or fps <= 0: raise MovieFactoryError(f"fps {fps!r} must be positive")
     if model is not None and not Path(model).is_dir():
         raise MovieFactoryError(f"no video model folder at {model}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
@@ -128,10 +132,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     pipe, mid = None, None
     with _stage("video", timings):
-        from moviefactory.pipeline import MoviePipeline   # noqa: F401 (imports torch and diffusers once, here)
+        from moviefactory.pipeline import sampler_from   # (imports torch and diffusers once, here)
         mid = video_model_id(model, sd2, extras)
         steps_ = steps if steps is not None else (50 if sd2 is not None else 10)
-        settings = dict(domain=domain, steps=steps_, guidance=guidance, frames=frames, sd2=sd2 is not None)
+        settings = dict(domain=domain, steps=steps_, guidance=guidance, frames=frames, sd2=sd2 is not None,
+                        sampler=sampler, guidance_cutoff=guidance_cutoff)
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
         vc = cache("clips")
         todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
@@ -139,6 +144,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         if todo:
             import torch
             pipe = load_video_model(model, sd2, extras, device)
+            if sampler is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler)
             pipe.set_progress_bar_config(disable=True)
             bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
             bar = progress(desc="video", total=len(todo) * steps_)
@@ -146,7 +152,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 for j in range(0, len(todo), bs):
                     idx = todo[j:j + bs]
                     res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
-                               guidance_scale=guidance, domain=domain, batch_size=bs,
+                               guidance_scale=guidance, guidance_cutoff=guidance_cutoff, domain=domain, batch_size=bs,
                                generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                                callback=lambda d, t: bar.update()).frames
                     for i, f in zip(idx, res):

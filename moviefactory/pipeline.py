@@ -20,7 +20,7 @@ from .unet import MovieUNet
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MoviePipelineOutput', 'MoviePipeline', 'mini_scheduler_for_sampling', 'tiny_pipeline']
+__all__ = ['log', 'MoviePipelineOutput', 'MoviePipeline', 'sampler_from', 'mini_scheduler_for_sampling', 'tiny_pipeline']
 
 # %% ../nbs/08_pipeline.ipynb #42897807
 @dataclass
@@ -187,13 +187,17 @@ def default_size(self: MoviePipeline) -> tuple[int, int]:
     return h * self.vae_scale_factor, w * self.vae_scale_factor
 
 # %% ../nbs/08_pipeline.ipynb #5bdc0fbe
+def sampler_from(scheduler, name: str = "ddim"):
+    "`scheduler`'s noise schedule (betas, prediction type, zero SNR) stepped by DDIM, DPM-Solver++ or Euler, trailing timesteps."
+    from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
+    kinds = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "euler": EulerDiscreteScheduler}
+    if name not in kinds: raise MovieFactoryError(f"sampler {name!r} is unknown: use one of {', '.join(kinds)}")
+    return kinds[name].from_config(scheduler.config, timestep_spacing="trailing")
+
 def mini_scheduler_for_sampling(name: str = "ddim", model_dir=None):
     "A sampler for a mini model: the schedule it was trained with (`model_dir`'s), stepped by DDIM (default), DPM-Solver++ or Euler."
-    from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
     from moviefactory.train import load_mini_scheduler
-    kinds = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "euler": EulerDiscreteScheduler}
-    if name not in kinds: raise MovieFactoryError(f"scheduler {name!r} is unknown: use one of {', '.join(kinds)}")
-    return kinds[name].from_config(load_mini_scheduler(model_dir).config, timestep_spacing="trailing")
+    return sampler_from(load_mini_scheduler(model_dir), name)
 
 @patch(cls_method=True)
 def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: str = "ddim", device=None,

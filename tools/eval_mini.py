@@ -2,6 +2,7 @@
 """Score moviefactory-mini after each stage (and the no-adapter ablation) on held-out toy-world captions.
 
     python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR] [--rows "stage 2,stage 3"]
+                              [--samplers ddim:10:1,dpm:6:0.5]
 
 Rows (the model's stages are switched on one after the other; the weights are the final ones of each part):
   real clips                 rendered held-out clips (hd): what the scorer says about the truth
@@ -25,10 +26,10 @@ import numpy as np
 import torch
 
 
-def sample(pipe, prompts, domain, images, steps, seed, batch):
+def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0):
     g = [torch.Generator().manual_seed(seed + i) for i in range(len(prompts))]
     out = pipe(prompts, num_inference_steps=steps, domain=domain, generator=g, batch_size=batch,
-               frames_as_images=images, guidance_scale=7.5).frames
+               frames_as_images=images, guidance_scale=7.5, guidance_cutoff=cutoff).frames
     return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
 
 
@@ -38,6 +39,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32); ap.add_argument("--text-encoder")
     ap.add_argument("--ablation"); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", help="score only the model rows whose name contains one of these comma-separated words")
+    ap.add_argument("--samplers", help="extra rows for the final model (hd): SAMPLER:STEPS:GUIDANCE_CUTOFF,... e.g. dpm:6:0.5")
     a = ap.parse_args(argv)
     from moviefactory.pipeline import MoviePipeline
     from moviefactory import eval as ev
@@ -78,6 +80,16 @@ def main(argv=None):
         t0 = time.time()
         clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch)
         score(name, clips, time.time() - t0, domain=dom, frames_as_images=images)
+    from moviefactory.pipeline import sampler_from
+    base_sched = pipe.scheduler
+    for spec in (a.samplers.split(",") if a.samplers else []):
+        kind, steps, cutoff = spec.split(":"); steps, cutoff = int(steps), float(cutoff)
+        pipe.unet, pipe.scheduler = full, sampler_from(base_sched, kind)
+        t0 = time.time()
+        clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff)
+        score(f"final, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them", clips, time.time() - t0,
+              domain="hd", frames_as_images=False)
+    pipe.scheduler = base_sched
     (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "rows": rows}, indent=1))
     (out / "eval.md").write_text(ev.table1(rows) + "\n\n" + ev.table_markdown(rows) + "\n")
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt

@@ -5,7 +5,7 @@
 # tools/trim_text_encoder.py, packed to int8 by tools/pack_text_encoder.py to fit the 64 MiB a call may carry).
 # Writes the new weights, logs and summaries into $OUT as a tar split in 15 MB parts (vae/ and unet/ only when a
 # stage trained them). EVAL_N=96 also scores the result on held-out captions (tools/eval_mini.py) into $OUT/eval
-# (EVAL_ROWS="stage 2,stage 3" for only those rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
+# (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -26,7 +26,7 @@ rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
 if [ -n "${EVAL_N:-}" ]; then
   echo "=== evaluation, $EVAL_N held-out clips per row"
-  python3 tools/eval_mini.py $work $OUT/eval --n "$EVAL_N" --steps 25 --batch 48 --text-encoder $te ${EVAL_ROWS:+--rows "$EVAL_ROWS"} 2>&1 | grep -v "Warning\|warn(\|biased value" | tail -12
+  python3 tools/eval_mini.py $work $OUT/eval --n "$EVAL_N" --steps 25 --batch 48 --text-encoder $te ${EVAL_ROWS:+--rows "$EVAL_ROWS"} ${SAMPLERS:+--samplers "$SAMPLERS"} 2>&1 | grep -v "Warning\|warn(\|biased value" | tail -20
 fi
 skip=(); [[ $stages == *vae* ]] || skip+=(--exclude=./vae); [[ $stages == *base* ]] || skip+=(--exclude=./unet)
 (cd $work && tar cf - "${skip[@]}" .) | split -b 15M - "$OUT/mini.tar.part-"
