@@ -4,7 +4,7 @@
 # Needs carried: .whl (diffusers + fastcore wheels), .carry/minilm8 (the trimmed text encoder from
 # tools/trim_text_encoder.py, packed to int8 by tools/pack_text_encoder.py to fit the 64 MiB a call may carry).
 # Writes the new weights, logs and summaries into $OUT as a tar split in 15 MB parts (vae/ and unet/ only when a
-# stage trained them). EVAL_N=96 also scores the result on held-out captions (tools/eval_mini.py) into $OUT/eval
+# stage trained them). EVAL_N=96 also scores the result (after the weights are packed, so a call that runs out of time keeps them) on held-out captions (tools/eval_mini.py) into $OUT/eval
 # (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 set -uo pipefail
 init=$1; stages=$2
@@ -24,10 +24,10 @@ for spec in $stages; do
 done
 rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
+skip=(); [[ $stages == *vae* ]] || skip+=(--exclude=./vae); [[ $stages == *base* ]] || skip+=(--exclude=./unet)
+(cd $work && tar cf - "${skip[@]}" .) | split -b 15M - "$OUT/mini.tar.part-"
 if [ -n "${EVAL_N:-}" ]; then
   echo "=== evaluation, $EVAL_N held-out clips per row"
   python3 tools/eval_mini.py $work $OUT/eval --n "$EVAL_N" --steps 25 --batch 48 --text-encoder $te ${EVAL_ROWS:+--rows "$EVAL_ROWS"} ${SAMPLERS:+--samplers "$SAMPLERS"} 2>&1 | grep -v "Warning\|warn(\|biased value" | tail -20
 fi
-skip=(); [[ $stages == *vae* ]] || skip+=(--exclude=./vae); [[ $stages == *base* ]] || skip+=(--exclude=./unet)
-(cd $work && tar cf - "${skip[@]}" .) | split -b 15M - "$OUT/mini.tar.part-"
 ls -la $OUT; du -sh $work/*

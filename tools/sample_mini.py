@@ -1,39 +1,35 @@
 #!/usr/bin/env python
-"""Sample a grid of clips from a moviefactory-mini folder (DDIM, classifier-free guidance) for each domain.
+"""Sample a grid of clips from a moviefactory-mini folder for each domain (MoviePipeline.from_mini: the folder's
+own noise schedule, DDIM with trailing timesteps, classifier-free guidance).
 
-    python tools/sample_mini.py MODEL_DIR OUT.png [--steps 25] [--guidance 5]
-Until the pipeline chapter lands this is the quick look at a training run; it runs on a GPU if there is one.
+    python tools/sample_mini.py MODEL_DIR OUT.png [--steps 25] [--guidance 7.5] [--text-encoder DIR]
+It runs on a GPU if there is one.
 """
-import argparse, torch, matplotlib
+import argparse, sys
+from pathlib import Path
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+import torch, matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from diffusers import AutoencoderKL, DDIMScheduler
-from moviefactory.train import load_mini_unet, load_text_encoder, encode_text, mini_scheduler
+from moviefactory.pipeline import MoviePipeline
 
 ap = argparse.ArgumentParser(); ap.add_argument("model_dir"); ap.add_argument("out")
-ap.add_argument("--steps", type=int, default=25); ap.add_argument("--guidance", type=float, default=5.0)
+ap.add_argument("--steps", type=int, default=25); ap.add_argument("--guidance", type=float, default=7.5)
 ap.add_argument("--text-encoder"); a = ap.parse_args()
-dev = "cuda" if torch.cuda.is_available() else "cpu"
-vae = AutoencoderKL.from_pretrained(f"{a.model_dir}/vae", torch_dtype=torch.float32).to(dev)
-m = load_mini_unet(a.model_dir).eval().to(dev)
-tok, te = load_text_encoder(a.text_encoder, device=dev)
+pipe = MoviePipeline.from_mini(a.model_dir, text_encoder=a.text_encoder, device="cuda" if torch.cuda.is_available() else "cpu")
+pipe.set_progress_bar_config(disable=True)
 caps = ["a red car moves right on a road", "a blue fish swims up in the sea", "a yellow airplane flies left in the sky",
         "a white rocket moves up in space", "a green ball moves left on a road", "a purple balloon moves down at night"]
-doms = [d for d in ("hd", "web", "movie") if d in m.domains]
-cond, unc = encode_text(tok, te, caps), encode_text(tok, te, [""] * len(caps))
+doms = [d for d in ("hd", "web", "movie") if d in pipe.unet.domains]
 fig, axs = plt.subplots(len(caps) * len(doms), 4, figsize=(10, 1.3 * len(caps) * len(doms)))
 for r, dom in enumerate(doms):
-    sched = DDIMScheduler.from_config(mini_scheduler().config); sched.set_timesteps(a.steps)
-    x = torch.randn(len(caps), 4, 16, 20, 48, generator=torch.Generator().manual_seed(0)).to(dev)
-    with torch.no_grad():
-        for t in sched.timesteps:
-            eu, ec = m(torch.cat([x, x]), t, torch.cat([unc, cond]), domain=dom).sample.chunk(2)
-            x = sched.step(eu + a.guidance * (ec - eu), t, x).prev_sample
-        img = vae.decode(x.transpose(1, 2).flatten(0, 1) / vae.config.scaling_factor).sample.clamp(-1, 1)
-    img = ((img.unflatten(0, (len(caps), 16)).permute(0, 1, 3, 4, 2) + 1) / 2).cpu().numpy()
+    gens = [torch.Generator().manual_seed(i) for i in range(len(caps))]
+    img = pipe(caps, num_inference_steps=a.steps, guidance_scale=a.guidance, domain=dom, generator=gens,
+               batch_size=len(caps)).frames
     for c in range(len(caps)):
         for k, f in enumerate([0, 5, 10, 15]):
-            ax = axs[r * len(caps) + c, k]; ax.imshow(img[c, f]); ax.axis("off")
+            ax = axs[r * len(caps) + c, k]; ax.imshow(img[c, f].clip(0, 1)); ax.axis("off")
             if k == 0: ax.set_title(f"{dom}: {caps[c]}", fontsize=7, loc="left")
 fig.tight_layout(); fig.savefig(a.out, dpi=70)
 print("wrote", a.out)
