@@ -6,7 +6,7 @@ movie with PyAV (streams, duration, decoded frames) and writes the table to --ou
 <= 90 s wall for 10 scenes with sound.
 
     python bench/bench_make.py                         # defaults, on whatever device `auto` picks
-    python bench/bench_make.py --steps 6 --upscale lanczos --out /tmp/fast.md
+    python bench/bench_make.py --steps 6 --sampler dpm --guidance-cutoff 0.5 --out /tmp/fast.md
 """
 from __future__ import annotations
 import argparse, os, platform, sys, tempfile, time
@@ -20,6 +20,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--idea", default="a race between a car and an airplane")
     p.add_argument("--scenes", type=int, default=10); p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--sampler", default=None, help="ddim, dpm or euler (default: the model's, DDIM)")
+    p.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps with guidance (default 1)")
     p.add_argument("--frames", type=int, default=16); p.add_argument("--upscale", default="realesrgan")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--out", default=None)
@@ -33,6 +35,7 @@ def main(argv=None):
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         movie = make_movie(a.idea, Path(d) / "movie.mp4", scenes=a.scenes, steps=a.steps, frames=a.frames,
+                           sampler=a.sampler, guidance_cutoff=a.guidance_cutoff,
                            upscale=a.upscale, llm="template", cache_dir=Path(d) / "cache")
         info = probe(movie.path, count_frames=True)
     v, au = info["video"], info["audio"]
@@ -41,7 +44,7 @@ def main(argv=None):
     steps = a.steps if a.steps is not None else 10
     lines = [f"# The main job: {a.scenes} scenes on {cpu}", "",
              f"`make_movie({a.idea!r})`, template script writer, moviefactory-mini, {a.frames} frames per scene at 80x192, "
-             f"{steps} DDIM steps with CFG, upscale {a.upscale}, default sound library; fresh cache.", "",
+             f"{steps} {(a.sampler or 'ddim').upper()} steps with CFG on {a.guidance_cutoff:.0%} of them, upscale {a.upscale}, default sound library; fresh cache.", "",
              "| stage | seconds | per scene |", "|---|---|---|"]
     for k, s in movie.timings.items():
         lines.append(f"| {k} | {s:.1f} | {s / a.scenes:.2f} |")
