@@ -106,10 +106,12 @@ class Movie:
     storyboard: Path | None = None
     clips: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    duration: float | None = None           # seconds of the movie as cut (title card and crossfades included)
 
     def summary(self) -> str:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
-        return (f"{len(self.script.scenes)} scenes, {self.script.duration:.0f}s of movie -> {self.path}"
+        secs = self.script.duration if self.duration is None else self.duration
+        return (f"{len(self.script.scenes)} scenes, {secs:.1f}s of movie -> {self.path}"
                 + (f" (storyboard {self.storyboard})" if self.storyboard else "") + (f"\n  time: {t}" if t else ""))
 
 # %% ../nbs/00_core.ipynb #649757b7

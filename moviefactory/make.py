@@ -193,7 +193,8 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 subtitles=subtitles, audio=audio)
         board = storyboard(clips, sc, out.with_suffix(".png"))
     timings["total"] = time.time() - t0
-    return Movie(path=out, script=sc, storyboard=board, clips=list(clips), timings=timings)
+    cut = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0).duration
+    return Movie(path=out, script=sc, storyboard=board, clips=list(clips), timings=timings, duration=cut)
 
 # %% ../nbs/15_make.ipynb #16751949
 import html, re
