@@ -137,12 +137,14 @@ def _add_train(sub):
     t.add_argument("--max-steps", type=int, default=1000); t.add_argument("--minutes", type=float, default=0)
     t.add_argument("--batch-size", type=int, default=32); t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--num-workers", type=int, default=0); t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
+                   help="train with the zero-terminal-SNR schedule (default: the init folder's; new models: off)")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
     from moviefactory.train import train_mini
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
-                   args.minutes, args.batch_size, args.lr, args.num_workers, args.seed)
+                   args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr)
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0
 
