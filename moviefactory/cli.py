@@ -138,7 +138,7 @@ def _add_train(sub):
     t.add_argument("--batch-size", type=int, default=32); t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--num-workers", type=int, default=0); t.add_argument("--seed", type=int, default=0)
     t.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
-                   help="train with the zero-terminal-SNR schedule (default: the init folder's; new models: off)")
+                   help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:

@@ -484,7 +484,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
                scale_frames: int = 512, zero_snr: bool | None = None, **kw) -> dict:
     """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`.
-    `zero_snr`: train with the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's."""
+    `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
     out_dir, init = Path(out_dir), Path(init_dir) if init_dir else None
@@ -506,7 +506,8 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
         if stage != "base" and not has("unet"): raise MovieFactoryError(f"stage {stage!r} needs a base U-Net in {init}/unet: run stage 'base' first")
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32)
         tok, te = load_text_encoder(text_encoder)
-        sched = load_mini_scheduler(init if has("unet") else None) if zero_snr is None else mini_scheduler(zero_snr)
+        if zero_snr is None: sched = load_mini_scheduler(init) if has("unet") else mini_scheduler(zero_snr=True)
+        else: sched = mini_scheduler(zero_snr)
         if _is_main(): sched.save_pretrained(out_dir / "scheduler")
         ld = LatentDiffusion(vae, tok, te, sched).to(_process_device())
         if stage == "base":
@@ -540,7 +541,7 @@ def main(argv=None):
     ap.add_argument("--num-workers", type=int, default=0); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--checkpoint-every", type=int, default=500); ap.add_argument("--warmup-steps", type=int, default=200)
     ap.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
-                    help="train with the zero-terminal-SNR schedule (default: the init folder's schedule)")
+                    help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
     a = ap.parse_args(argv)
     s = train_mini(a.stage, a.out_dir, a.init_dir, a.text_encoder, a.max_steps, a.minutes, a.batch_size, a.lr,
                    a.num_workers, a.seed, zero_snr=a.zero_snr, checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
