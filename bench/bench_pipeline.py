@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import numpy as np
 import torch
+from moviefactory import core
 
 
 def args_(argv=None):
@@ -89,7 +90,7 @@ VAE_TINY = dict(block_out_channels=(16, 32, 32, 32), down_block_types=("DownEnco
 def to_uint8(video) -> list[np.ndarray]:
     "(clips, F, H, W, 3) floats in [0, 1] (numpy or tensor) -> list of uint8 arrays."
     if isinstance(video, torch.Tensor): video = video.float().cpu().numpy()
-    return [(np.clip(v, 0, 1) * 255).round().astype(np.uint8) for v in video]
+    return list(core.frames_to_uint8(video))
 
 
 def run_job(kind, pipe, a, states, unc, dev, upscaler):

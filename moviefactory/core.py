@@ -13,8 +13,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MovieFactoryError', 'Scene', 'Script', 'Movie', 'Config', 'get_config',
-           'seed_everything', 'get_device', 'get_dtype', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
-           'content_hash', 'Cache', 'get_logger', 'progress']
+           'seed_everything', 'get_device', 'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text',
+           'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -181,14 +181,20 @@ def get_dtype(dtype: str = "auto", device=None):
     return getattr(torch, _DTYPES[dtype])
 
 # %% ../nbs/00_core.ipynb #3194d444
-@contextlib.contextmanager
-def atomic_path(path, suffix: str | None = None):
-    "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it."
+def writable_folder(path) -> Path:
+    "The folder `path` will be written in, created if missing; a one-line error if it cannot be made or written."
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     try: parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise MovieFactoryError(f"cannot create folder {parent} ({e.strerror}): choose a writable output path") from None
     _check(os.access(parent, os.W_OK), f"folder {parent} is not writable: choose another output path")
+    return parent
+
+@contextlib.contextmanager
+def atomic_path(path, suffix: str | None = None):
+    "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it."
+    path = Path(path)
+    parent = writable_folder(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else (path.suffix or ".tmp"), dir=parent)
     os.close(fd)
     tmp = Path(tmp)
@@ -209,6 +215,11 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     "Write `data` to `path` atomically."
     with atomic_path(path) as tmp: tmp.write_bytes(data)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #118b18e7
+def frames_to_uint8(frames) -> np.ndarray:
+    "Float frames in [0, 1] (any shape) as uint8 0..255: clipped, then rounded."
+    return np.round(np.clip(np.asarray(frames), 0, 1) * 255).astype(np.uint8)
 
 # %% ../nbs/00_core.ipynb #b29683b1
 def _canon(o):

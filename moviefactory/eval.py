@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import MovieFactoryError, get_device, get_logger, progress
+from .core import MovieFactoryError, get_device, get_logger, progress, frames_to_uint8
 from .toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS, DOMAINS, SceneSpec, ToyClip, render, random_spec
 
 log = get_logger("moviefactory.eval")
@@ -54,7 +54,7 @@ def as_clips(clips) -> np.ndarray:
     _check(np.issubdtype(x.dtype, np.floating), f"clips have dtype {x.dtype}: pass uint8 (0..255) or float (0..1)")
     _check(np.isfinite(x).all() and x.min() >= -1e-3 and x.max() <= 1 + 1e-3,
            f"float clips must lie in [0, 1], these span [{x.min():.3g}, {x.max():.3g}]: scale them or pass uint8")
-    return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
+    return frames_to_uint8(x)
 
 # %% ../nbs/13_eval.ipynb #4701bde3
 def feature_stats(feats) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger,
-                               progress)
+                               progress, frames_to_uint8, writable_folder)
 
 log = get_logger(__name__)
 
@@ -36,14 +36,10 @@ def weights_id(*paths) -> str:
 # %% ../nbs/15_make.ipynb #2ba30210
 def check_output(out) -> Path:
     "The movie path, if it can be written: ends in .mp4, is not a folder, its folder exists or can be made and is writable."
-    import os
     out = Path(out).expanduser()
     if out.suffix.lower() != ".mp4": raise MovieFactoryError(f"output {out.name!r} must end in .mp4: e.g. -o movie.mp4")
     if out.is_dir(): raise MovieFactoryError(f"output {out} is a folder: give a file name ending in .mp4")
-    parent = out.parent if str(out.parent) else Path(".")
-    try: parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise MovieFactoryError(f"cannot create folder {parent} ({e.strerror}): choose a writable output path") from None
-    if not os.access(parent, os.W_OK): raise MovieFactoryError(f"folder {parent} is not writable: choose another output path")
+    writable_folder(out)
     return out
 
 # %% ../nbs/15_make.ipynb #d6a7f09c
@@ -65,9 +61,6 @@ def load_video_model(model=None, sd2=None, extras=None, device="auto"):
     return MoviePipeline.from_mini(d, device=device)
 
 # %% ../nbs/15_make.ipynb #2c6510fe
-def _to_uint8(frames: np.ndarray) -> np.ndarray:
-    return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
-
 def _scene_seed(seed: int, i: int) -> int: return int(seed) * 1000 + i
 
 # %% ../nbs/15_make.ipynb #b1643fdb
@@ -156,7 +149,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                                generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                                callback=lambda d, t: bar.update()).frames
                     for i, f in zip(idx, res):
-                        with vc.put(keys[i], ".mkv") as tmp: save_clip(_to_uint8(f), tmp, fps=fps)
+                        with vc.put(keys[i], ".mkv") as tmp: save_clip(frames_to_uint8(f), tmp, fps=fps)
                         log.info("video: scene %d of %d done", i + 1, n)
             finally: bar.close()
     # 3. upscale

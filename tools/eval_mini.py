@@ -24,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import numpy as np
 import torch
+from moviefactory.core import frames_to_uint8
 
 
 def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0):
     g = [torch.Generator().manual_seed(seed + i) for i in range(len(prompts))]
     out = pipe(prompts, num_inference_steps=steps, domain=domain, generator=g, batch_size=batch,
                frames_as_images=images, guidance_scale=7.5, guidance_cutoff=cutoff).frames
-    return (np.clip(out, 0, 1) * 255).round().astype(np.uint8)
+    return frames_to_uint8(out)
 
 
 def main(argv=None):
