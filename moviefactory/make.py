@@ -165,6 +165,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 with uc.put(ukeys[i], ".mkv") as tmp: save_clip(big, tmp, fps=fps)
             clips.append(uc.path(ukeys[i], ".mkv"))
     # 4. sound
+    tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0)     # the movie as it will be cut
     effects, music = None, None
     if audio:
         with _stage("sound", timings):
@@ -178,7 +179,6 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                         with open(tmp, "wb") as fh: np.save(fh, hits[0].audio.astype(np.float32))
                 effects.append(np.load(ac.path(key, ".npy")))
             from moviefactory.audio import pick_music
-            tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0)
             music = pick_music(sc.mood, tl.duration, lib)
     # 5. compose
     with _stage("compose", timings):
@@ -186,8 +186,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 subtitles=subtitles, audio=audio)
         board = storyboard(clips, sc, out.with_suffix(".png"))
     timings["total"] = time.time() - t0
-    cut = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0).duration
-    return Movie(path=out, script=sc, storyboard=board, clips=list(clips), timings=timings, duration=cut)
+    return Movie(path=out, script=sc, storyboard=board, clips=list(clips), timings=timings, duration=tl.duration)
 
 # %% ../nbs/15_make.ipynb #16751949
 import html, re
