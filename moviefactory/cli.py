@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, sys
 import moviefactory
 from pathlib import Path
-from .core import MovieFactoryError, Script, atomic_write_text
+from .core import SAMPLERS, MovieFactoryError, Script, atomic_write_text
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -34,7 +34,7 @@ def _add_make(sub):
     v.add_argument("--steps", type=int, help="denoising steps (default 10 for the mini model, 50 for SD2)")
     v.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
     v.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps (the first) that use guidance (default 1)")
-    v.add_argument("--sampler", choices=("ddim", "dpm", "euler"), help="denoising sampler (default: the model's, DDIM)")
+    v.add_argument("--sampler", choices=SAMPLERS, help="denoising sampler (default: the model's, DDIM)")
     v.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
     v.add_argument("--fps", type=float, default=8, help="frames per second of the movie (default 8)")
     v.add_argument("--batch-size", type=int, help="scenes denoised together (default 1 on CPU, 4 on GPU)")

@@ -12,9 +12,10 @@ from typing import Any, Iterable
 import numpy as np
 
 # %% auto #0
-__all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MovieFactoryError', 'Scene', 'Script', 'Movie', 'Config', 'get_config',
-           'seed_everything', 'get_device', 'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text',
-           'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'get_logger', 'progress']
+__all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'SAMPLERS', 'MovieFactoryError', 'Scene', 'Script', 'Movie',
+           'check_sampler', 'check_guidance_cutoff', 'Config', 'get_config', 'seed_everything', 'get_device',
+           'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8',
+           'content_hash', 'Cache', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -113,6 +114,18 @@ class Movie:
         secs = self.script.duration if self.duration is None else self.duration
         return (f"{len(self.script.scenes)} scenes, {secs:.1f}s of movie -> {self.path}"
                 + (f" (storyboard {self.storyboard})" if self.storyboard else "") + (f"\n  time: {t}" if t else ""))
+
+# %% ../nbs/00_core.ipynb #8a71647f
+SAMPLERS = ("ddim", "dpm", "euler")     # what `pipeline.sampler_from` can step a noise schedule with
+
+def check_sampler(name: str) -> str:
+    _check(name in SAMPLERS, f"sampler {name!r} is unknown: use one of {', '.join(SAMPLERS)}")
+    return name
+
+def check_guidance_cutoff(cutoff: float) -> float:
+    _check(isinstance(cutoff, (int, float)) and 0 <= cutoff <= 1,
+           f"guidance_cutoff {cutoff!r} must be a fraction of the steps, from 0 to 1")
+    return cutoff
 
 # %% ../nbs/00_core.ipynb #649757b7
 def _default_cache_dir() -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
 from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger,
-                               progress, frames_to_uint8, writable_folder)
+                               progress, frames_to_uint8, writable_folder, check_sampler,
+                               check_guidance_cutoff)
 
 log = get_logger(__name__)
 
@@ -98,9 +99,8 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     _quiet_loaders()
     out = check_output(out)
     if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
-    if sampler not in (None, "ddim", "dpm", "euler"): raise MovieFactoryError(f"sampler {sampler!r} is unknown: use ddim, dpm or euler")
-    if not isinstance(guidance_cutoff, (int, float)) or not 0 <= guidance_cutoff <= 1:
-        raise MovieFactoryError(f"guidance_cutoff {guidance_cutoff!r} must be a fraction of the steps, from 0 to 1")
+    if sampler is not None: check_sampler(sampler)
+    check_guidance_cutoff(guidance_cutoff)
     if not isinstance(fps, (int, float)) or fps <= 0: raise MovieFactoryError(f"fps {fps!r} must be positive")
     if model is not None and not Path(model).is_dir():
         raise MovieFactoryError(f"no video model folder at {model}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")

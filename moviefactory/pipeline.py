@@ -14,7 +14,8 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from diffusers.video_processor import VideoProcessor
 from dataclasses import dataclass
-from .core import MovieFactoryError, get_device, get_dtype, get_logger
+from .core import (MovieFactoryError, SAMPLERS, check_guidance_cutoff, check_sampler, get_device, get_dtype,
+                               get_logger)
 from .unet import MovieUNet
 
 log = get_logger(__name__)
@@ -122,8 +123,7 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
     if len(gens) != n: raise MovieFactoryError(f"got {len(gens)} generators for {n} prompts: give one, or one per prompt")
     neg = [negative_prompt or ""] * n if negative_prompt is None or isinstance(negative_prompt, str) else list(negative_prompt)
     use_cfg = guidance_scale > 1
-    if not isinstance(guidance_cutoff, (int, float)) or not 0 <= guidance_cutoff <= 1:
-        raise MovieFactoryError(f"guidance_cutoff {guidance_cutoff!r} must be a fraction of the steps, from 0 to 1")
+    check_guidance_cutoff(guidance_cutoff)
     cfg_steps = math.ceil(guidance_cutoff * num_inference_steps) if use_cfg else 0
     autocast = (dev.type == "cuda" and torch.cuda.is_bf16_supported() or dev.type == "cpu") if autocast is None else autocast
     shape = (1, self.unet.config.unet_config["in_channels"], num_frames, height // s, width // s)
@@ -190,9 +190,8 @@ def default_size(self: MoviePipeline) -> tuple[int, int]:
 def sampler_from(scheduler, name: str = "ddim"):
     "`scheduler`'s noise schedule (betas, prediction type, zero SNR) stepped by DDIM, DPM-Solver++ or Euler, trailing timesteps."
     from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
-    kinds = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler, "euler": EulerDiscreteScheduler}
-    if name not in kinds: raise MovieFactoryError(f"sampler {name!r} is unknown: use one of {', '.join(kinds)}")
-    return kinds[name].from_config(scheduler.config, timestep_spacing="trailing")
+    kinds = dict(zip(SAMPLERS, (DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler)))
+    return kinds[check_sampler(name)].from_config(scheduler.config, timestep_spacing="trailing")
 
 def mini_scheduler_for_sampling(name: str = "ddim", model_dir=None):
     "A sampler for a mini model: the schedule it was trained with (`model_dir`'s), stepped by DDIM (default), DPM-Solver++ or Euler."
