@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import numpy as np
 import torch
 from moviefactory.core import frames_to_uint8
+from moviefactory.toyworld import MOTIONS
 
 
 def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0):
@@ -61,7 +62,14 @@ def main(argv=None):
     bare = MovieUNet.from_base(Path(a.model_dir) / "unet", torch_dtype=torch.float32, domains=full.domains).to(dev).eval()
     rows, grid = [], {}
     def score(name, clips, t=None, specs_=None, **info):
-        sc = ev.toy_scores(clips, specs_ or specs)
+        sp = specs_ or specs
+        sc = ev.toy_scores(clips, sp, details=True)
+        per = sc.pop("clips")                                         # motion accuracy per true direction: which ones fail
+        truth = [s.objects[0].motion for s in sp]
+        info["motion_by_class"] = {m: round(float(np.mean([p["motion"] == m for p, t in zip(per, truth) if t == m])), 3)
+                                   for m in sorted(set(truth))}
+        info["motion_confusion"] = {m: {q: sum(1 for p, t in zip(per, truth) if t == m and p["motion"] == q)
+                                        for q in MOTIONS} for m in sorted(set(truth))}
         row = ev.table1_row(name, sc, toy_fvd=ev.toy_fvd(ref, clips), source=info.pop("source", "measured here"))
         row.update(n=len(clips), **info)
         if t is not None: row["sample_s"] = round(t, 1)
