@@ -9,6 +9,8 @@ guidance batch 2, bf16, eager and `torch.compile`. Models, all on the same input
   animatediff   diffusers UNetMotionModel.from_unet2d(SD2 U-Net, MotionAdapter())
   movie-images  MovieUNet, frames as images (stage 1: adapters, no temporal layers)
   sd2-images    the bare SD2 U-Net on the 16 frames as 32 images (the base's cost)
+  movie-fused   (asked for by name) movie with each self-attention's q, k, v and each cross-attention's k, v
+                projections fused into one matmul (diffusers' Attention.fuse_projections + FusedAttnProcessor2_0)
 
 Reported per model and mode: ms/step (median over repeats, CUDA events, after warm-up), TFLOP/step
 (torch.utils.flop_counter.FlopCounterMode, one eager step), TFLOP/s, % of the measured bf16 matmul ceiling, peak
@@ -31,6 +33,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import torch
 
 MODELS = ("movie", "modelscope", "animatediff", "movie-images", "sd2-images")
+EXTRA_MODELS = ("movie-fused",)   # not run by default: MovieUNet with fused QKV projections (fuse_qkv)
 
 # diffusers' UNet3DConditionModel as published for ModelScope text-to-video (damo-vilab/text-to-video-ms-1.7b, unet/config.json)
 MODELSCOPE_UNET_CONFIG = dict(
@@ -70,7 +73,7 @@ def parse_args(argv=None):
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     a = p.parse_args(argv)
     a.models = [m.strip() for m in a.models.split(",") if m.strip()]
-    bad = [m for m in a.models if m not in MODELS]
+    bad = [m for m in a.models if m not in MODELS + EXTRA_MODELS]
     if bad: p.error(f"unknown model(s) {', '.join(bad)}: use {', '.join(MODELS)}")
     return a
 
@@ -119,6 +122,16 @@ def count_flops(fn):
     return fc.get_total_flops()
 
 
+def fuse_qkv(model) -> int:
+    "Fuse the projections of every Attention run by diffusers' AttnProcessor2_0 (the temporal text attentions keep theirs)."
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0, FusedAttnProcessor2_0
+    n = 0
+    for m in model.modules():
+        if isinstance(m, Attention) and type(m.processor) is AttnProcessor2_0:
+            m.fuse_projections(fuse=True); m.set_processor(FusedAttnProcessor2_0()); n += 1
+    return n
+
+
 def build(name, a, dev, dtype):
     "The model and a zero-argument step function for `name`, on `dev` in `dtype`, with the shared inputs."
     from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
@@ -131,8 +144,9 @@ def build(name, a, dev, dtype):
     text = torch.randn(B, 77, sd_cfg["cross_attention_dim"], generator=g).to(dev, dtype)
     t = torch.full((B,), 500, device=dev, dtype=torch.long)
     with torch.device(dev):
-        if name in ("movie", "movie-images"):
+        if name in ("movie", "movie-images", "movie-fused"):
             model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"])
+            if name == "movie-fused": fuse_qkv(model)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
         elif name == "sd2-images":
