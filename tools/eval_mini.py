@@ -35,6 +35,17 @@ def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0):
     return frames_to_uint8(out)
 
 
+def eval_markdown(rows) -> str:
+    "Table 1 with our rows, every column of the rows, then motion accuracy per true direction."
+    from moviefactory import eval as ev
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ("motion_by_class", "motion_confusion")]
+    cols = [k for k in ev.TABLE_COLUMNS if k in keys] + [k for k in keys if k not in ev.TABLE_COLUMNS]
+    per = [{"method": r["method"], **r["motion_by_class"]} for r in rows if r.get("motion_by_class")]
+    fmt = {m: (m, "{:.0%}") for m in MOTIONS}
+    return (ev.table1(rows) + "\n\n" + ev.table_markdown(rows, cols) + "\n\nMotion accuracy per true direction:\n\n"
+            + (ev.table_markdown(per, ["method", *MOTIONS], fmt) if per else "(not recorded)") + "\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(); ap.add_argument("model_dir"); ap.add_argument("out_dir")
     ap.add_argument("--n", type=int, default=96); ap.add_argument("--steps", type=int, default=25)
@@ -100,7 +111,7 @@ def main(argv=None):
               domain="hd", frames_as_images=False)
     pipe.scheduler = base_sched
     (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "rows": rows}, indent=1))
-    (out / "eval.md").write_text(ev.table1(rows) + "\n\n" + ev.table_markdown(rows) + "\n")
+    (out / "eval.md").write_text(eval_markdown(rows))
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(len(grid), 4, figsize=(10, 1.2 * len(grid)), squeeze=False)
     for r, (name, clips) in enumerate(grid.items()):
