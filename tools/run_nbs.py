@@ -7,6 +7,7 @@ unless `--flags` names them:
 
     python tools/run_nbs.py nbs/01_toyworld.ipynb            # fast cells only
     python tools/run_nbs.py nbs/07_train.ipynb --flags slow   # also the slow cells
+    python tools/run_nbs.py nbs/13_eval.ipynb --keep-skipped  # fast cells; flagged cells keep their stored outputs
 """
 import argparse, os, sys, time
 from pathlib import Path
@@ -17,7 +18,7 @@ from nbdev.config import get_config
 from nbdev.process import extract_directives
 
 
-def run_nb(fn: Path, force_flags=()):
+def run_nb(fn: Path, force_flags=(), keep_skipped: bool = False):
     cfg = get_config()
     skip = set(cfg.tst_flags.split()) - set(force_flags)
     nb = read_nb(fn)
@@ -28,7 +29,7 @@ def run_nb(fn: Path, force_flags=()):
         d = extract_directives(cell, remove=False)      # the `#|` lines stay in the source
         if d.get("eval:", [""])[0].lower() == "false": return True
         if skip & d.keys():
-            cell.outputs, cell.execution_count = [], None
+            if not keep_skipped: cell.outputs, cell.execution_count = [], None
             return True
         return False
 
@@ -48,8 +49,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("--flags", default="", help="space-separated test flags to run anyway (e.g. 'slow')")
+    ap.add_argument("--keep-skipped", action="store_true", help="flagged cells that are not run keep their stored outputs")
     a = ap.parse_args()
     for fn in a.notebooks:
-        secs = run_nb(fn.resolve(), a.flags.split())
+        secs = run_nb(fn.resolve(), a.flags.split(), a.keep_skipped)
         print(f"{fn}: {secs:.1f}s", file=sys.stderr)
     os.system("nbdev_clean")
