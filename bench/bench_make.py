@@ -22,6 +22,7 @@ def main(argv=None):
     p.add_argument("--scenes", type=int, default=10); p.add_argument("--steps", type=int, default=None)
     p.add_argument("--sampler", default=None, help="ddim, dpm or euler (default: the model's, DDIM)")
     p.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps with guidance (default 1)")
+    p.add_argument("--deep-cache", type=int, default=1, help="DeepCache interval (default 1: off)")
     p.add_argument("--frames", type=int, default=16); p.add_argument("--upscale", default="realesrgan")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--out", default=None)
@@ -35,7 +36,7 @@ def main(argv=None):
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         movie = make_movie(a.idea, Path(d) / "movie.mp4", scenes=a.scenes, steps=a.steps, frames=a.frames,
-                           sampler=a.sampler, guidance_cutoff=a.guidance_cutoff,
+                           sampler=a.sampler, guidance_cutoff=a.guidance_cutoff, deep_cache=a.deep_cache,
                            upscale=a.upscale, llm="template", cache_dir=Path(d) / "cache")
         info = probe(movie.path, count_frames=True)
     v, au = info["video"], info["audio"]
@@ -44,7 +45,7 @@ def main(argv=None):
     steps = a.steps if a.steps is not None else 10
     lines = [f"# The main job: {a.scenes} scenes on {cpu}", "",
              f"`make_movie({a.idea!r})`, template script writer, moviefactory-mini, {a.frames} frames per scene at 80x192, "
-             f"{steps} {(a.sampler or 'ddim').upper()} steps with CFG on {a.guidance_cutoff:.0%} of them, upscale {a.upscale}, default sound library; fresh cache.", "",
+             f"{steps} {(a.sampler or 'ddim').upper()} steps with CFG on {a.guidance_cutoff:.0%} of them{f', DeepCache every {a.deep_cache} steps' if a.deep_cache > 1 else ''}, upscale {a.upscale}, default sound library; fresh cache.", "",
              "| stage | seconds | per scene |", "|---|---|---|"]
     for k, s in movie.timings.items():
         lines.append(f"| {k} | {s:.1f} | {s / a.scenes:.2f} |")

@@ -35,6 +35,7 @@ def _add_make(sub):
     v.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
     v.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps (the first) that use guidance (default 1)")
     v.add_argument("--sampler", choices=SAMPLERS, help="denoising sampler (default: the model's, DDIM)")
+    v.add_argument("--deep-cache", type=int, default=1, help="run the whole U-Net every N steps, its outer layers in between (DeepCache; default 1: off)")
     v.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
     v.add_argument("--fps", type=float, default=8, help="frames per second of the movie (default 8)")
     v.add_argument("--batch-size", type=int, help="scenes denoised together (default 1 on CPU, 4 on GPU)")
@@ -57,7 +58,7 @@ def _make(args) -> int:
     movie = make_movie(args.idea, args.output, scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
                        base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
                        sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance,
-                       guidance_cutoff=args.guidance_cutoff, sampler=args.sampler,
+                       guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
                        frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
                        library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
                        crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device)

@@ -13,9 +13,9 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'SAMPLERS', 'MovieFactoryError', 'Scene', 'Script', 'Movie',
-           'check_sampler', 'check_guidance_cutoff', 'Config', 'get_config', 'seed_everything', 'get_device',
-           'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8',
-           'content_hash', 'Cache', 'get_logger', 'progress']
+           'check_sampler', 'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything',
+           'get_device', 'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
+           'frames_to_uint8', 'content_hash', 'Cache', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -126,6 +126,12 @@ def check_guidance_cutoff(cutoff: float) -> float:
     _check(isinstance(cutoff, (int, float)) and 0 <= cutoff <= 1,
            f"guidance_cutoff {cutoff!r} must be a fraction of the steps, from 0 to 1")
     return cutoff
+
+def check_deep_cache(interval: int) -> int:
+    "A DeepCache interval (`unet.MovieUNet.enable_deep_cache`): run the whole U-Net every `interval` steps; 1 is off."
+    _check(isinstance(interval, int) and not isinstance(interval, bool) and interval >= 1,
+           f"deep cache interval {interval!r} is not a whole number >= 1: use 1 (off), 2 or 3")
+    return interval
 
 # %% ../nbs/00_core.ipynb #649757b7
 def _default_cache_dir() -> str:

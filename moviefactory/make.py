@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger,
                                progress, frames_to_uint8, writable_folder, check_sampler,
-                               check_guidance_cutoff)
+                               check_guidance_cutoff, check_deep_cache)
 
 log = get_logger(__name__)
 
@@ -86,7 +86,7 @@ def _quiet_loaders():
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
-               guidance: float = 7.5, guidance_cutoff: float = 1.0, sampler: str | None = None,
+               guidance: float = 7.5, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
@@ -100,7 +100,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     out = check_output(out)
     if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
     if sampler is not None: check_sampler(sampler)
-    check_guidance_cutoff(guidance_cutoff)
+    check_guidance_cutoff(guidance_cutoff); check_deep_cache(deep_cache)
     if not isinstance(fps, (int, float)) or fps <= 0: raise MovieFactoryError(f"fps {fps!r} must be positive")
     if model is not None and not Path(model).is_dir():
         raise MovieFactoryError(f"no video model folder at {model}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
@@ -130,6 +130,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         steps_ = steps if steps is not None else (50 if sd2 is not None else 10)
         settings = dict(domain=domain, steps=steps_, guidance=guidance, frames=frames, sd2=sd2 is not None,
                         sampler=sampler, guidance_cutoff=guidance_cutoff)
+        if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
         vc = cache("clips")
         todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
@@ -145,7 +146,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 for j in range(0, len(todo), bs):
                     idx = todo[j:j + bs]
                     res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
-                               guidance_scale=guidance, guidance_cutoff=guidance_cutoff, domain=domain, batch_size=bs,
+                               guidance_scale=guidance, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
                                generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                                callback=lambda d, t: bar.update()).frames
                     for i, f in zip(idx, res):

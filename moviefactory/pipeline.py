@@ -101,12 +101,13 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
              batch_size: int = 4, decode_chunk_size: int = 16, output_type: str = "np", autocast: bool | None = None,
              callback: Callable[[int, int], None] | None = None, return_dict: bool = True,
              prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-             frames_as_images: bool = False, guidance_cutoff: float = 1.0):
+             frames_as_images: bool = False, guidance_cutoff: float = 1.0, deep_cache: int = 1):
     """Clips for `prompt` (a string or a list, one clip each). `domain` picks the domain-aware norm (one or one per
     prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step. Precomputed text
     states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
     `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
-    `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance."""
+    `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
+    `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off)."""
     if prompt_embeds is not None:                # states given: the prompts only count the clips
         prompt = prompt if prompt is not None else ["(embedding)"] * prompt_embeds.shape[0]
         if len([prompt] if isinstance(prompt, str) else prompt) != prompt_embeds.shape[0]:
@@ -131,7 +132,7 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
         raise MovieFactoryError(f"latents have shape {tuple(latents.shape)}: expected {(n,) + shape[1:]}")
     bs = max(1, int(batch_size))
     total, done, out = -(-n // bs) * num_inference_steps, 0, []
-    with self.progress_bar(total=total) as bar:
+    with self.progress_bar(total=total) as bar, self.unet.deep_cache(deep_cache):
         for i0 in range(0, n, bs):
             idx = range(i0, min(n, i0 + bs))
             sel = list(idx)
@@ -140,6 +141,7 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
             x = (latents[list(idx)].to(dev, torch.float32) if latents is not None else
                  torch.cat([randn_tensor(shape, generator=gens[i], device=dev, dtype=torch.float32) for i in idx]))
             self.scheduler.set_timesteps(num_inference_steps, device=dev)
+            self.unet.reset_deep_cache()                 # a new run: its first step is a full one
             x = x * self.scheduler.init_noise_sigma
             if use_cfg:
                 unc = (negative_prompt_embeds[sel].to(dev, self.unet.dtype) if negative_prompt_embeds is not None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_unet.ipynb #65c7109c
 from __future__ import annotations
-import functools, json
+import contextlib, functools, json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .core import MovieFactoryError, atomic_path, content_hash
+from .core import MovieFactoryError, atomic_path, check_deep_cache, content_hash
 from .domain_norm import DomainNorm
 from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
 from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
@@ -73,6 +73,7 @@ class MovieUNet(ModelMixin, ConfigMixin):
         self.spatial = spatial_adapters(unet, len(domains)).to(p.device, p.dtype)
         self.temporal = temporal_layers(unet, max_frames, text=temporal_text).to(p.device, p.dtype)
         self.gradient_checkpointing, self._ckpt_impl, self._movie_run = False, _torch_checkpoint, None
+        self._deep_cache = None                          # enable_deep_cache: reuse deep features between steps
         for i, blk in enumerate(unet.down_blocks):
             blk.register_forward_pre_hook(functools.partial(self._adapter_hook, f"down_blocks_{i}"), with_kwargs=True)
         for i, blk in enumerate(unet.up_blocks):
@@ -107,7 +108,7 @@ def _call(self: MovieUNet, fn, *args):
 @patch
 def _adapter_hook(self: MovieUNet, key, module, args, kwargs):
     run = self._movie_run
-    if run is None: return None
+    if run is None or (self._deep_cache is not None and self._deep_cache.skip): return None   # a cached step reads no adapter
     by_kw = "hidden_states" in kwargs
     h = kwargs["hidden_states"] if by_kw else args[0]
     temb = kwargs.get("temb", args[1] if len(args) > 1 else None)
@@ -118,8 +119,17 @@ def _adapter_hook(self: MovieUNet, key, module, args, kwargs):
 
 @patch
 def _temporal_hook(self: MovieUNet, key, module, args, output):
+    run, dc = self._movie_run, self._deep_cache
+    if dc is not None and id(module) in dc.replayed:          # a layer DeepCache skips: its output, temporal layer included
+        if dc.skip: return dc.outputs[key]
+        dc.outputs[key] = _temporal(self, key, output)
+        return dc.outputs[key]
+    return _temporal(self, key, output)
+
+def _temporal(self: MovieUNet, key, output):
+    "`output` of the spatial layer `key` with its temporal layer applied (unchanged for frames as images)."
     run = self._movie_run
-    if run is None or run.frames is None: return None
+    if run is None or run.frames is None: return output
     layer = self.temporal[key]
     if "attentions" in key:
         fn = lambda h: self._call(functools.partial(apply_temporal, layer, num_frames=run.frames, encoder_hidden_states=run.text), h)
@@ -209,6 +219,7 @@ def forward(self: MovieUNet, sample: torch.Tensor, timestep, encoder_hidden_stat
     ehs = encoder_hidden_states.repeat_interleave(F, dim=0)
     mask = encoder_attention_mask.repeat_interleave(F, dim=0) if encoder_attention_mask is not None else None
     run = _Run(None if frames_as_images else F, self.domain_ids(domain, B, sample.device).repeat_interleave(F), encoder_hidden_states)
+    if self._deep_cache is not None: self._deep_cache.step((tuple(sample.shape), frames_as_images))
     prev, self._movie_run = self._movie_run, run
     try:
         out = self.unet(x, t, ehs, encoder_attention_mask=mask, cross_attention_kwargs=cross_attention_kwargs, return_dict=False)[0]
@@ -326,3 +337,62 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
     if missing or unexpected:
         raise MovieFactoryError(f"the extras in {f} do not match this model ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     return self
+
+# %% ../nbs/06_unet.ipynb #b99915ca
+class _DeepCache:
+    "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' own forwards, their outputs, and whether this call is cached."
+    def __init__(self, unet: UNet2DConditionModel, interval: int):
+        last = unet.up_blocks[-1]
+        inner = list(last.resnets)[:-1] + list(getattr(last, "attentions", None) or [])[:-1]
+        deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
+        self.interval, self.calls, self.skip, self.key = interval, 0, False, None
+        self.replayed = {id(m) for m in inner}      # still called on cached steps: their temporal hooks replay the output
+        self.cache, self.outputs, self.forwards = {}, {}, {}
+        for m in deep + inner:
+            self.forwards[m] = m.forward
+            m.forward = functools.partial(self._forward, m)
+
+    def _forward(self, m, *args, **kwargs):
+        if self.skip: return self.cache[m]
+        self.cache[m] = out = self.forwards[m](*args, **kwargs)
+        return out
+
+    def step(self, key):
+        "Before each U-Net call: a full call every `interval` calls, after `reset`, and whenever the input's shape changes."
+        self.skip = self.calls % self.interval != 0 and key == self.key
+        self.key, self.calls = key, self.calls + 1
+
+    def reset(self):
+        self.calls, self.skip, self.key = 0, False, None
+        self.cache.clear(); self.outputs.clear()
+
+    def remove(self):
+        for m in self.forwards: del m.forward       # the class's own forward again
+
+@patch
+def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
+    """Reuse deep features between denoising steps (DeepCache): of every `interval` calls one runs the whole U-Net, the
+    others only its outermost layers. For inference; `interval=1` is off. `reset_deep_cache()` starts a new sampling run."""
+    check_deep_cache(interval)
+    self.disable_deep_cache()
+    if interval > 1: self._deep_cache = _DeepCache(self.unet, interval)
+    return self
+
+@patch
+def disable_deep_cache(self: MovieUNet) -> MovieUNet:
+    "Every call runs the whole U-Net again."
+    if self._deep_cache is not None: self._deep_cache.remove(); self._deep_cache = None
+    return self
+
+@patch
+def reset_deep_cache(self: MovieUNet) -> None:
+    "Forget the cached features: the next call runs the whole U-Net (the start of a new sampling run)."
+    if self._deep_cache is not None: self._deep_cache.reset()
+
+@patch
+@contextlib.contextmanager
+def deep_cache(self: MovieUNet, interval: int = 2):
+    "`enable_deep_cache(interval)` for a `with` block, then off again."
+    self.enable_deep_cache(interval)
+    try: yield self
+    finally: self.disable_deep_cache()
