@@ -119,7 +119,7 @@ def _adapter_hook(self: MovieUNet, key, module, args, kwargs):
 
 @patch
 def _temporal_hook(self: MovieUNet, key, module, args, output):
-    run, dc = self._movie_run, self._deep_cache
+    dc = self._deep_cache
     if dc is not None and id(module) in dc.replayed:          # a layer DeepCache skips: its output, temporal layer included
         if dc.skip: return dc.outputs[key]
         dc.outputs[key] = _temporal(self, key, output)

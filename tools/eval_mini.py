@@ -38,11 +38,10 @@ def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0, deep_c
 def eval_markdown(rows) -> str:
     "Table 1 with our rows, every column of the rows, then motion accuracy per true direction."
     from moviefactory import eval as ev
-    keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ("motion_by_class", "motion_confusion")]
-    cols = [k for k in ev.TABLE_COLUMNS if k in keys] + [k for k in keys if k not in ev.TABLE_COLUMNS]
+    flat = [{k: v for k, v in r.items() if k not in ("motion_by_class", "motion_confusion")} for r in rows]
     per = [{"method": r["method"], **r["motion_by_class"]} for r in rows if r.get("motion_by_class")]
     fmt = {m: (m, "{:.0%}") for m in MOTIONS}
-    return (ev.table1(rows) + "\n\n" + ev.table_markdown(rows, cols) + "\n\nMotion accuracy per true direction:\n\n"
+    return (ev.table1(rows) + "\n\n" + ev.table_markdown(flat) + "\n\nMotion accuracy per true direction:\n\n"
             + (ev.table_markdown(per, ["method", *MOTIONS], fmt) if per else "(not recorded)") + "\n")
 
 
