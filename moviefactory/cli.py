@@ -140,12 +140,15 @@ def _add_train(sub):
     t.add_argument("--num-workers", type=int, default=0); t.add_argument("--seed", type=int, default=0)
     t.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
                    help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
+    t.add_argument("--camera-weights", metavar="W,W,W,W,W",
+                   help="toy data: one weight per camera move (static, pan left, pan right, zoom in, zoom out); uniform by default")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
-    from moviefactory.train import train_mini
+    from moviefactory.train import train_mini, _floats
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
-                   args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr)
+                   args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr,
+                   camera_weights=_floats(args.camera_weights, "--camera-weights"))
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0
 

@@ -176,9 +176,9 @@ def _resolve_heldout(held_out) -> frozenset:
 _FIXABLE = ("kind", "colour", "motion", "background", "camera", "num_objects", "watermark")
 
 def random_spec(seed_or_rng, domain: str | None = None, max_objects: int = 2, held_out=None, split: str = "train",
-                **fixed) -> SceneSpec:
+                camera_p=None, **fixed) -> SceneSpec:
     """A random scene; `fixed` pins `kind`, `colour`, `motion` (of the first object), `background`, `camera`,
-    `num_objects` or `watermark`. With `held_out` (a fraction or a set of combinations), `split="train"` never
+    `num_objects` or `watermark`; `camera_p` (one probability per `CAMERAS`) skews the camera draw. With `held_out` (a fraction or a set of combinations), `split="train"` never
     draws a held-out combination and `split="heldout"` always draws one for the first object."""
     unknown = [k for k in fixed if k not in _FIXABLE]
     _check(not unknown, f"random_spec cannot fix {', '.join(unknown)}: fix any of {', '.join(_FIXABLE)}")
@@ -193,7 +193,8 @@ def random_spec(seed_or_rng, domain: str | None = None, max_objects: int = 2, he
     _check(split == "train" or ho, "split='heldout' needs held_out (a fraction such as 0.1, or a set of combinations)")
     n = fixed.get("num_objects", 1 + int(rng.integers(max_objects)))
     _check(1 <= n <= 3, f"num_objects {n!r} must be 1, 2 or 3")
-    camera = fixed.get("camera", CAMERAS[rng.integers(len(CAMERAS))])
+    if "camera" in fixed: camera = fixed["camera"]
+    else: camera = CAMERAS[rng.integers(len(CAMERAS)) if camera_p is None else rng.choice(len(CAMERAS), p=camera_p)]
     pick = lambda vocab, key: fixed[key] if key in fixed else vocab[rng.integers(len(vocab))]
     if split == "heldout":
         pool = sorted(c for c in ho if all(fixed.get(k, v) == v for k, v in zip(("kind", "colour", "background", "motion"), c)))
@@ -679,7 +680,7 @@ class ToyWorld:
     `split` ("train" or "heldout") keeps evaluation combinations out of training."""
     def __init__(self, seed: int = 0, domains=("web", "hd"), num_frames: int = 16, height: int = 80, width: int = 192,
                  max_objects: int = 2, held_out=None, split: str = "train", size: int = 10**9,
-                 domain_weights=None, phrasing: int | None = None, fps: int = 8, **fixed):
+                 domain_weights=None, camera_weights=None, phrasing: int | None = None, fps: int = 8, **fixed):
         if isinstance(domains, str): domains = (domains,)
         for d in domains: _one_of(d, DOMAINS, "domain")
         _check(len(domains) > 0, "ToyWorld needs at least one domain")
@@ -692,6 +693,12 @@ class ToyWorld:
         _check(w.shape == (len(domains),) and (w >= 0).all() and w.sum() > 0,
                f"domain_weights must be {len(domains)} non-negative numbers, one per domain")
         self.domain_p = w / w.sum()
+        self.camera_p = None
+        if camera_weights is not None:
+            cw = np.asarray(camera_weights, float)
+            _check(cw.shape == (len(CAMERAS),) and (cw >= 0).all() and cw.sum() > 0,
+                   f"camera_weights must be {len(CAMERAS)} non-negative numbers, one per camera move: {', '.join(CAMERAS)}")
+            self.camera_p = cw / cw.sum()
         self.spec(0)                                   # fail now, not in a worker, if `fixed` is impossible
 
     def __len__(self) -> int: return self.size
@@ -701,7 +708,8 @@ class ToyWorld:
         "The scene of clip `i`, without rendering it."
         rng = self._rng(i)
         domain = self.domains[rng.choice(len(self.domains), p=self.domain_p)]
-        return random_spec(rng, domain, self.max_objects, held_out=self.held_out or None, split=self.split, **self.fixed)
+        return random_spec(rng, domain, self.max_objects, held_out=self.held_out or None, split=self.split,
+                           camera_p=self.camera_p, **self.fixed)
 
     def __getitem__(self, i: int) -> ToyClip: return self.clip(i)
 

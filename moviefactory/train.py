@@ -448,10 +448,10 @@ def movie_loss(ld: LatentDiffusion, frames_as_images: bool):
     return f
 
 # %% ../nbs/07_train.ipynb #4731a56f
-def _world(domains, num_frames, seed, split="train", size=10**9):
+def _world(domains, num_frames, seed, split="train", size=10**9, camera_weights=None):
     from moviefactory.toyworld import ToyWorld
     return ToyWorld(seed=seed, domains=domains, num_frames=num_frames, height=MINI_SIZE[0], width=MINI_SIZE[1],
-                    held_out=0.1, split=split, size=size)
+                    held_out=0.1, split=split, size=size, camera_weights=camera_weights)
 
 def _save_fp16(model, path, ema=None):
     "Copy the EMA weights in (if any) and save in float16 shards small enough to travel (15 MB)."
@@ -482,9 +482,10 @@ def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
-               scale_frames: int = 512, zero_snr: bool | None = None, **kw) -> dict:
+               scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, **kw) -> dict:
     """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`.
-    `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model)."""
+    `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model).
+    `camera_weights`: one weight per toy camera move (`toyworld.CAMERAS`), uniform by default."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
     out_dir, init = Path(out_dir), Path(init_dir) if init_dir else None
@@ -492,7 +493,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
                       num_workers=num_workers, seed=seed, max_minutes=minutes, **kw)
     has = lambda sub: init is not None and (init / sub / "config.json").exists()
     domains, k, as_images = MINI_STAGES[stage]
-    world = _world(domains, 16, seed, size=MOVIE_SET_SIZE if stage == "movie" else 10**9)
+    world = _world(domains, 16, seed, size=MOVIE_SET_SIZE if stage == "movie" else 10**9, camera_weights=camera_weights)
     batches = lambda s: toy_batch(world, s, batch_size, k, seed=seed)
     if stage == "vae":
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32) if has("vae") else mini_vae()
@@ -530,6 +531,12 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     return summary
 
 # %% ../nbs/07_train.ipynb #3c58fa71
+def _floats(s, what):
+    "A comma-separated list of numbers from the command line, or None."
+    if s is None: return None
+    try: return [float(x) for x in s.split(",")]
+    except ValueError: raise SystemExit(f"error: {what} takes numbers separated by commas, such as 3,1,1,1,1, not {s!r}")
+
 def main(argv=None):
     "`python -m moviefactory.train STAGE OUT_DIR [options]`: one stage of moviefactory-mini."
     import argparse
@@ -542,9 +549,11 @@ def main(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=500); ap.add_argument("--warmup-steps", type=int, default=200)
     ap.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
                     help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
+    ap.add_argument("--camera-weights", help="one weight per camera move (static, pan left, pan right, zoom in, zoom out), e.g. 3,1,1,1,1")
     a = ap.parse_args(argv)
     s = train_mini(a.stage, a.out_dir, a.init_dir, a.text_encoder, a.max_steps, a.minutes, a.batch_size, a.lr,
-                   a.num_workers, a.seed, zero_snr=a.zero_snr, checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
+                   a.num_workers, a.seed, zero_snr=a.zero_snr, camera_weights=_floats(a.camera_weights, "--camera-weights"),
+                   checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
     print(json.dumps(s))
 
 # %% ../nbs/07_train.ipynb #c8eda980
