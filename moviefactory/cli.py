@@ -142,13 +142,14 @@ def _add_train(sub):
                    help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
     t.add_argument("--camera-weights", metavar="W,W,W,W,W",
                    help="toy data: one weight per camera move (static, pan left, pan right, zoom in, zoom out); uniform by default")
+    t.add_argument("--watermark-weight", type=float, default=0.0, help="extra loss weight on the web watermark's corner")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
     from moviefactory.train import train_mini, _floats
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
                    args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr,
-                   camera_weights=_floats(args.camera_weights, "--camera-weights"))
+                   camera_weights=_floats(args.camera_weights, "--camera-weights"), watermark_weight=args.watermark_weight)
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0
 

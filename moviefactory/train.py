@@ -336,10 +336,11 @@ def load_mini_scheduler(model_dir=None):
 
 # %% ../nbs/07_train.ipynb #9785b944
 def toy_batch(world, step: int, batch_size: int, num_frames: int | None = 1, object_weight: float = 2.0,
-              p_uncond: float = 0.1, seed: int = 0) -> dict:
+              p_uncond: float = 0.1, seed: int = 0, watermark_weight: float = 0.0) -> dict:
     """Batch `step` of `world`: uint8 pixels (B, K, H, W, 3) with K random frames of each clip in time order
-    (all frames when `num_frames` is None), captions, domain ids and loss weights (B, K, H, W)."""
-    from moviefactory.toyworld import DOMAINS
+    (all frames when `num_frames` is None), captions, domain ids and loss weights (B, K, H, W): 1 + `object_weight`
+    on the objects' boxes, + `watermark_weight` on the web watermark's corner (in every clip: where web and hd differ)."""
+    from moviefactory.toyworld import DOMAINS, watermark_layer
     rng = np.random.default_rng([seed, step, 7])
     clips = [world[(step * batch_size + j) % len(world)] for j in range(batch_size)]
     F_, H, W = clips[0].frames.shape[:3]
@@ -348,6 +349,9 @@ def toy_batch(world, step: int, batch_size: int, num_frames: int | None = 1, obj
     for j, c in enumerate(clips):
         for f, t in enumerate(c.truth):
             for (x0, y0, x1, y1) in t["boxes"]: weights[j, f, max(y0, 0):y1, max(x0, 0):x1] = 1 + object_weight
+    if watermark_weight:
+        y0, x0, plate, _ = watermark_layer(H, W)
+        weights[:, :, y0:y0 + plate.shape[0], x0:x0 + plate.shape[1]] += watermark_weight
     if num_frames is not None and num_frames < F_:
         pick = np.sort(np.stack([rng.choice(F_, num_frames, replace=False) for _ in range(batch_size)]), axis=1)
         rows = np.arange(batch_size)[:, None]
@@ -482,10 +486,12 @@ def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
-               scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, **kw) -> dict:
+               scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, watermark_weight: float = 0.0,
+               **kw) -> dict:
     """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`.
     `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model).
-    `camera_weights`: one weight per toy camera move (`toyworld.CAMERAS`), uniform by default."""
+    `camera_weights`: one weight per toy camera move (`toyworld.CAMERAS`), uniform by default; `watermark_weight`:
+    extra loss weight on the watermark's corner (see `toy_batch`)."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
     out_dir, init = Path(out_dir), Path(init_dir) if init_dir else None
@@ -494,7 +500,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     has = lambda sub: init is not None and (init / sub / "config.json").exists()
     domains, k, as_images = MINI_STAGES[stage]
     world = _world(domains, 16, seed, size=MOVIE_SET_SIZE if stage == "movie" else 10**9, camera_weights=camera_weights)
-    batches = lambda s: toy_batch(world, s, batch_size, k, seed=seed)
+    batches = lambda s: toy_batch(world, s, batch_size, k, seed=seed, watermark_weight=watermark_weight)
     if stage == "vae":
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32) if has("vae") else mini_vae()
         res = train_loop(cfg, vae, vae_loss, batches)
@@ -550,9 +556,11 @@ def main(argv=None):
     ap.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
                     help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
     ap.add_argument("--camera-weights", help="one weight per camera move (static, pan left, pan right, zoom in, zoom out), e.g. 3,1,1,1,1")
+    ap.add_argument("--watermark-weight", type=float, default=0.0, help="extra loss weight on the watermark's corner")
     a = ap.parse_args(argv)
     s = train_mini(a.stage, a.out_dir, a.init_dir, a.text_encoder, a.max_steps, a.minutes, a.batch_size, a.lr,
                    a.num_workers, a.seed, zero_snr=a.zero_snr, camera_weights=_floats(a.camera_weights, "--camera-weights"),
+                   watermark_weight=a.watermark_weight,
                    checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
     print(json.dumps(s))
 

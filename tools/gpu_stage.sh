@@ -7,7 +7,8 @@
 # stage trained them). EVAL_N=96 also scores the result (after the weights are packed, so a call that runs out of time keeps them) on held-out captions (tools/eval_mini.py) into $OUT/eval
 # (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 # SEED=N draws other toy clips than seed 0 (each call otherwise starts the same clip sequence again); CAMERA_WEIGHTS=3,1,1,1,1
-# skews the camera moves of the toy clips (static, pan left, pan right, zoom in, zoom out).
+# skews the camera moves of the toy clips (static, pan left, pan right, zoom in, zoom out); WATERMARK_WEIGHT=2 weighs the
+# watermark's corner more in the loss.
 set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -23,7 +24,8 @@ for spec in $stages; do
   python3 -m moviefactory.train "$stage" $work --init-dir $work --text-encoder $te \
       --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
       --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" ${ZERO_SNR:+--zero-snr} \
-      --seed "${SEED:-0}" ${CAMERA_WEIGHTS:+--camera-weights "$CAMERA_WEIGHTS"} 2>&1 | grep -v "Warning\|warn(" | tail -5
+      --seed "${SEED:-0}" ${CAMERA_WEIGHTS:+--camera-weights "$CAMERA_WEIGHTS"} \
+      --watermark-weight "${WATERMARK_WEIGHT:-0}" 2>&1 | grep -v "Warning\|warn(" | tail -5
 done
 rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
