@@ -10,6 +10,7 @@ the same upscale. Times are wall seconds for the whole job after a warm-up run o
 
     python bench/bench_pipeline.py                          # GPU: ours eager, ours compiled, ModelScope eager
     python bench/bench_pipeline.py --configs eager --scenes 10 --steps 50
+    python bench/bench_pipeline.py --configs compiled,compiled+dc2,compiled+dc3   # with DeepCache every 2 / 3 steps
     python bench/bench_pipeline.py --tiny                   # CPU check of the script itself (tiny configs)
 
 The ncnn weights of the upscaler are read from `--upscaler` (a folder with realesr-animevideov3-x4.param/.bin; default:
@@ -30,7 +31,7 @@ def args_(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configs", default="modelscope,modelscope-compiled,batched,compiled,eager",
                    help="eager (1 scene per batch), batched (--batch scenes per batch), compiled (batched + torch.compile), "
-                        "modelscope, modelscope-compiled")
+                        "modelscope, modelscope-compiled; '+dcN' after one of ours adds DeepCache (the whole U-Net every N steps)")
     p.add_argument("--scenes", type=int, default=10); p.add_argument("--steps", type=int, default=50)
     p.add_argument("--frames", type=int, default=16); p.add_argument("--height", type=int, default=320)
     p.add_argument("--width", type=int, default=768); p.add_argument("--batch", type=int, default=5)
@@ -107,10 +108,11 @@ def run_job(kind, pipe, a, states, unc, dev, upscaler):
                               generator=g[i:i + n], output_type="np").frames)
         clips = np.concatenate(clips)
     else:
+        kind, _, dc = kind.partition("+dc")
         bs = 1 if kind == "eager" else a.batch
         clips = pipe(None, prompt_embeds=states, negative_prompt_embeds=unc, num_frames=a.frames, height=a.height,
                      width=a.width, num_inference_steps=a.steps, guidance_scale=7.5, generator=g, batch_size=bs,
-                     output_type="np").frames
+                     output_type="np", deep_cache=int(dc or 1)).frames
     sync(); t["video_s"] = time.perf_counter() - t0
     clips = to_uint8(clips)
     if upscaler is not None:
@@ -146,7 +148,8 @@ def main(argv=None):
                 gc.collect(); torch.cuda.empty_cache() if dev.type == "cuda" else None
                 models[base] = build_modelscope(a, dev, dtype) if base == "modelscope" else build_ours(a, dev, dtype)
             pipe, D = models[base]
-            if kind.endswith("compiled"): pipe.unet = torch.compile(pipe.unet)
+            compiled = kind.partition("+")[0].endswith("compiled")
+            if compiled: pipe.unet = torch.compile(pipe.unet)
             gen = torch.Generator().manual_seed(0)
             states = torch.randn(a.scenes, 77, D, generator=gen).to(dev, dtype)
             unc = torch.randn(a.scenes, 77, D, generator=gen).to(dev, dtype)
@@ -157,7 +160,7 @@ def main(argv=None):
             if dev.type == "cuda": torch.cuda.reset_peak_memory_stats()
             row.update(run_job(kind, pipe, a, states, unc, dev, upscaler))
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
-            if kind.endswith("compiled"): pipe.unet = pipe.unet._orig_mod
+            if compiled: pipe.unet = pipe.unet._orig_mod
         except Exception as e:
             traceback.print_exc(); row["note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
         rows.append(row); print(row, flush=True)
@@ -177,6 +180,9 @@ def main(argv=None):
         lines.append(f"| {r['config']} | {f('video_s')} | {f('upscale_s')} | {f('total_s')} | {ratio(peer)} | {ratio(peer_c)} | "
                      f"{f('peak_gib', '{:.2f}')} | {f('warmup_s')} | {r.get('note', '')} |")
     lines += ["", f"Total run {time.time() - T0:.0f} s. 'vs ModelScope' is ModelScope's total over this row's (>1: this row is faster)."]
+    if any("+dc" in r["config"] for r in rows):
+        lines += ["'+dcN': DeepCache (`MovieUNet.enable_deep_cache(N)`): the whole U-Net every N steps, only its outermost layers "
+                  "in between; an approximation, so its quality is measured apart (on moviefactory-mini, tools/eval_mini.py --samplers)."]
     table = "\n".join(lines)
     print(table)
     out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"pipeline_{'tiny' if a.tiny else dev.type}.md"

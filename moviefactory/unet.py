@@ -357,6 +357,7 @@ class _DeepCache:
         self.cache[m] = out = self.forwards[m](*args, **kwargs)
         return out
 
+    @torch.compiler.disable      # under torch.compile: the call count stays out of the graph (no recompile per step)
     def step(self, key):
         "Before each U-Net call: a full call every `interval` calls, after `reset`, and whenever the input's shape changes."
         self.skip = self.calls % self.interval != 0 and key == self.key
