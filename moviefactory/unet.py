@@ -347,15 +347,18 @@ class _DeepCache:
         deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
         self.interval, self.calls, self.skip, self.key = interval, 0, False, None
         self.replayed = {id(m) for m in inner}      # still called on cached steps: their temporal hooks replay the output
-        self.cache, self.outputs, self.forwards = {}, {}, {}
-        for m in deep + inner:
-            self.forwards[m] = m.forward
-            m.forward = functools.partial(self._forward, m)
+        self.cache, self.outputs = {}, {}
+        self.wrappers = {m: functools.partial(self._forward, m) for m in deep + inner}
 
     def _forward(self, m, *args, **kwargs):
         if self.skip: return self.cache[m]
-        self.cache[m] = out = self.forwards[m](*args, **kwargs)
+        self.cache[m] = out = type(m).forward(m, *args, **kwargs)
         return out
+
+    def install(self, interval: int):
+        "Put the wrappers in place of the layers' forwards (the same wrapper objects each time: a compiled U-Net keeps its graphs)."
+        self.interval = interval; self.reset()
+        for m, w in self.wrappers.items(): m.forward = w
 
     @torch.compiler.disable      # under torch.compile: the call count stays out of the graph (no recompile per step)
     def step(self, key):
@@ -368,7 +371,8 @@ class _DeepCache:
         self.cache.clear(); self.outputs.clear()
 
     def remove(self):
-        for m in self.forwards: del m.forward       # the class's own forward again
+        for m in self.wrappers: del m.forward       # the class's own forward again
+        self.reset()                                # and no cached features held
 
 @patch
 def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
@@ -376,13 +380,17 @@ def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
     others only its outermost layers. For inference; `interval=1` is off. `reset_deep_cache()` starts a new sampling run."""
     check_deep_cache(interval)
     self.disable_deep_cache()
-    if interval > 1: self._deep_cache = _DeepCache(self.unet, interval)
+    if interval > 1:
+        dc = self.__dict__.get("_deep_cache_spare") or _DeepCache(self.unet, interval)
+        dc.install(interval); self._deep_cache = dc
     return self
 
 @patch
 def disable_deep_cache(self: MovieUNet) -> MovieUNet:
     "Every call runs the whole U-Net again."
-    if self._deep_cache is not None: self._deep_cache.remove(); self._deep_cache = None
+    if self._deep_cache is not None:
+        self._deep_cache.remove()
+        self.__dict__["_deep_cache_spare"], self._deep_cache = self._deep_cache, None   # kept for the next enable
     return self
 
 @patch
