@@ -121,9 +121,9 @@ def _adapter_hook(self: MovieUNet, key, module, args, kwargs):
 def _temporal_hook(self: MovieUNet, key, module, args, output):
     dc = self._deep_cache
     if dc is not None and id(module) in dc.replayed:          # a layer DeepCache skips: its output, temporal layer included
-        if dc.skip: return dc.outputs[key]
-        dc.outputs[key] = _temporal(self, key, output)
-        return dc.outputs[key]
+        if dc.skip: return dc.outputs[module]
+        dc.outputs[module] = _temporal(self, key, output)
+        return dc.outputs[module]
     return _temporal(self, key, output)
 
 def _temporal(self: MovieUNet, key, output):
@@ -347,8 +347,9 @@ class _DeepCache:
         deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
         self.interval, self.calls, self.skip, self.key = interval, 0, False, None
         self.replayed = {id(m) for m in inner}      # still called on cached steps: their temporal hooks replay the output
-        self.cache, self.outputs = {}, {}
         self.wrappers = {m: functools.partial(self._forward, m) for m in deep + inner}
+        # fixed keys, values reset to None: under torch.compile an empty and a full dict would be two graphs
+        self.cache, self.outputs = dict.fromkeys(self.wrappers), dict.fromkeys(inner)
 
     def _forward(self, m, *args, **kwargs):
         if self.skip: return self.cache[m]
@@ -368,7 +369,7 @@ class _DeepCache:
 
     def reset(self):
         self.calls, self.skip, self.key = 0, False, None
-        self.cache.clear(); self.outputs.clear()
+        for d in (self.cache, self.outputs): d.update(dict.fromkeys(d))
 
     def remove(self):
         for m in self.wrappers: del m.forward       # the class's own forward again
