@@ -74,6 +74,7 @@ class MovieUNet(ModelMixin, ConfigMixin):
         self.temporal = temporal_layers(unet, max_frames, text=temporal_text).to(p.device, p.dtype)
         self.gradient_checkpointing, self._ckpt_impl, self._movie_run = False, _torch_checkpoint, None
         self._deep_cache = None                          # enable_deep_cache: reuse deep features between steps
+        self._deep_cache_spare = None                    # the switched-off one, reused by the next enable
         for i, blk in enumerate(unet.down_blocks):
             blk.register_forward_pre_hook(functools.partial(self._adapter_hook, f"down_blocks_{i}"), with_kwargs=True)
         for i, blk in enumerate(unet.up_blocks):
@@ -382,7 +383,7 @@ def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
     check_deep_cache(interval)
     self.disable_deep_cache()
     if interval > 1:
-        dc = self.__dict__.get("_deep_cache_spare") or _DeepCache(self.unet, interval)
+        dc = self._deep_cache_spare or _DeepCache(self.unet, interval)
         dc.install(interval); self._deep_cache = dc
     return self
 
@@ -391,7 +392,7 @@ def disable_deep_cache(self: MovieUNet) -> MovieUNet:
     "Every call runs the whole U-Net again."
     if self._deep_cache is not None:
         self._deep_cache.remove()
-        self.__dict__["_deep_cache_spare"], self._deep_cache = self._deep_cache, None   # kept for the next enable
+        self._deep_cache_spare, self._deep_cache = self._deep_cache, None
     return self
 
 @patch
