@@ -2,7 +2,7 @@
 """Score moviefactory-mini after each stage (and the no-adapter ablation) on held-out toy-world captions.
 
     python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR] [--rows "stage 2,stage 3"]
-                              [--samplers ddim:10:1,dpm:6:0.5,ddim:10:1:2]
+                              [--samplers ddim:10:1,dpm:6:0.5,ddim:10:1:2] [--guidance 7.5]
 
 Rows (the model's stages are switched on one after the other; the weights are the final ones of each part):
   real clips                 rendered held-out clips (hd): what the scorer says about the truth
@@ -28,10 +28,10 @@ from moviefactory.core import frames_to_uint8
 from moviefactory.toyworld import MOTIONS
 
 
-def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0, deep_cache=1):
+def sample(pipe, prompts, domain, images, steps, seed, batch, cutoff=1.0, deep_cache=1, guidance=7.5):
     g = [torch.Generator().manual_seed(seed + i) for i in range(len(prompts))]
     out = pipe(prompts, num_inference_steps=steps, domain=domain, generator=g, batch_size=batch,
-               frames_as_images=images, guidance_scale=7.5, guidance_cutoff=cutoff, deep_cache=deep_cache).frames
+               frames_as_images=images, guidance_scale=guidance, guidance_cutoff=cutoff, deep_cache=deep_cache).frames
     return frames_to_uint8(out)
 
 
@@ -51,6 +51,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32); ap.add_argument("--text-encoder")
     ap.add_argument("--ablation"); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", help="score only the model rows whose name contains one of these comma-separated words")
+    ap.add_argument("--guidance", type=float, default=7.5, help="guidance scale of every sampled row (default 7.5)")
     ap.add_argument("--samplers", help="extra rows for the final model (hd): SAMPLER:STEPS:GUIDANCE_CUTOFF[:DEEP_CACHE],... e.g. dpm:6:0.5,ddim:10:1:2")
     a = ap.parse_args(argv)
     from moviefactory.pipeline import MoviePipeline
@@ -97,7 +98,7 @@ def main(argv=None):
     for name, unet, dom, images in configs:
         pipe.unet = unet
         t0 = time.time()
-        clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch)
+        clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch, guidance=a.guidance)
         score(name, clips, time.time() - t0, domain=dom, frames_as_images=images)
     from moviefactory.pipeline import sampler_from
     base_sched = pipe.scheduler
@@ -105,11 +106,11 @@ def main(argv=None):
         kind, steps, cutoff, *dc = spec.split(":"); steps, cutoff, dc = int(steps), float(cutoff), int(dc[0]) if dc else 1
         pipe.unet, pipe.scheduler = full, sampler_from(base_sched, kind)
         t0 = time.time()
-        clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc)
+        clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc, a.guidance)
         score(f"final, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else ""), clips, time.time() - t0,
               domain="hd", frames_as_images=False)
     pipe.scheduler = base_sched
-    (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "rows": rows}, indent=1))
+    (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "guidance": a.guidance, "rows": rows}, indent=1))
     (out / "eval.md").write_text(eval_markdown(rows))
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(len(grid), 4, figsize=(10, 1.2 * len(grid)), squeeze=False)

@@ -8,7 +8,7 @@
 # (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 # SEED=N draws other toy clips than seed 0 (each call otherwise starts the same clip sequence again); CAMERA_WEIGHTS=3,1,1,1,1
 # skews the camera moves of the toy clips (static, pan left, pan right, zoom in, zoom out); WATERMARK_WEIGHT=2 weighs the
-# watermark's corner more in the loss.
+# watermark's corner more in the loss. GUIDANCE=2 scores at another guidance scale than 7.5.
 set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
@@ -33,6 +33,6 @@ skip=(); [[ $stages == *vae* ]] || skip+=(--exclude=./vae); [[ $stages == *base*
 (cd $work && tar cf - "${skip[@]}" .) | split -b 15M - "$OUT/mini.tar.part-"
 if [ -n "${EVAL_N:-}" ]; then
   echo "=== evaluation, $EVAL_N held-out clips per row"
-  python3 tools/eval_mini.py $work $OUT/eval --n "$EVAL_N" --steps 25 --batch 48 --text-encoder $te ${EVAL_ROWS:+--rows "$EVAL_ROWS"} ${SAMPLERS:+--samplers "$SAMPLERS"} 2>&1 | grep -v "Warning\|warn(\|biased value" | tail -20
+  python3 tools/eval_mini.py $work $OUT/eval --n "$EVAL_N" --steps 25 --batch 48 --text-encoder $te ${EVAL_ROWS:+--rows "$EVAL_ROWS"} ${SAMPLERS:+--samplers "$SAMPLERS"} ${GUIDANCE:+--guidance "$GUIDANCE"} 2>&1 | grep -v "Warning\|warn(\|biased value" | tail -20
 fi
 ls -la $OUT; du -sh $work/*
