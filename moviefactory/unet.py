@@ -342,12 +342,14 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
 # %% ../nbs/06_unet.ipynb #b99915ca
 class _DeepCache:
     "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' own forwards, their outputs, and whether this call is cached."
-    def __init__(self, unet: UNet2DConditionModel, interval: int):
+    def __init__(self, unet: UNet2DConditionModel):
         last = unet.up_blocks[-1]
         inner = list(last.resnets)[:-1] + list(getattr(last, "attentions", None) or [])[:-1]
         deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
-        self.interval, self.calls, self.skip, self.key = interval, 0, False, None
-        self.replayed = {id(m) for m in inner}      # still called on cached steps: their temporal hooks replay the output
+        self.interval, self.calls, self.skip, self.key = 1, 0, False, None
+        # still called on cached steps: their temporal hooks replay the output. A set of its own, not `outputs`' keys:
+        # a membership test on `outputs` makes torch.compile guard on its values (one more graph once they are filled)
+        self.replayed = {id(m) for m in inner}
         self.wrappers = {m: functools.partial(self._forward, m) for m in deep + inner}
         # fixed keys, values reset to None: under torch.compile an empty and a full dict would be two graphs
         self.cache, self.outputs = dict.fromkeys(self.wrappers), dict.fromkeys(inner)
@@ -383,7 +385,7 @@ def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
     check_deep_cache(interval)
     self.disable_deep_cache()
     if interval > 1:
-        dc = self._deep_cache_spare or _DeepCache(self.unet, interval)
+        dc = self._deep_cache_spare or _DeepCache(self.unet)
         dc.install(interval); self._deep_cache = dc
     return self
 
