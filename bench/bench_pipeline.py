@@ -94,7 +94,7 @@ def to_uint8(video) -> list[np.ndarray]:
     return list(core.frames_to_uint8(video))
 
 
-def run_job(kind, pipe, a, states, unc, dev, upscaler):
+def run_job(kind, pipe, a, states, unc, dev, upscaler, deep_cache=1):
     "The timed job: all scenes' clips, decoded, then upscaled. Returns seconds per stage."
     t = {}
     sync(); t0 = time.perf_counter()
@@ -108,11 +108,10 @@ def run_job(kind, pipe, a, states, unc, dev, upscaler):
                               generator=g[i:i + n], output_type="np").frames)
         clips = np.concatenate(clips)
     else:
-        kind, _, dc = kind.partition("+dc")
         bs = 1 if kind == "eager" else a.batch
         clips = pipe(None, prompt_embeds=states, negative_prompt_embeds=unc, num_frames=a.frames, height=a.height,
                      width=a.width, num_inference_steps=a.steps, guidance_scale=7.5, generator=g, batch_size=bs,
-                     output_type="np", deep_cache=int(dc or 1)).frames
+                     output_type="np", deep_cache=deep_cache).frames
     sync(); t["video_s"] = time.perf_counter() - t0
     clips = to_uint8(clips)
     if upscaler is not None:
@@ -148,18 +147,19 @@ def main(argv=None):
                 gc.collect(); torch.cuda.empty_cache() if dev.type == "cuda" else None
                 models[base] = build_modelscope(a, dev, dtype) if base == "modelscope" else build_ours(a, dev, dtype)
             pipe, D = models[base]
-            compiled = kind.partition("+")[0].endswith("compiled")
+            base_kind, _, dc = kind.partition("+dc"); dc = int(dc or 1)
+            compiled = base_kind.endswith("compiled")
             if compiled: pipe.unet = torch.compile(pipe.unet)
             gen = torch.Generator().manual_seed(0)
             states = torch.randn(a.scenes, 77, D, generator=gen).to(dev, dtype)
             unc = torch.randn(a.scenes, 77, D, generator=gen).to(dev, dtype)
             w0 = time.perf_counter()
-            dc = int(kind.partition("+dc")[2] or 1)      # warm-up runs every kind of step (full and cached) at least once
+            # the warm-up runs every kind of step (full and cached) at least once
             warm = dict(vars(a)); warm_a = argparse.Namespace(**(warm | {"steps": max(2, dc + 1)}))
-            run_job(kind, pipe, warm_a, states[:min(a.batch, a.scenes)], unc[:min(a.batch, a.scenes)], dev, upscaler)
+            run_job(base_kind, pipe, warm_a, states[:min(a.batch, a.scenes)], unc[:min(a.batch, a.scenes)], dev, upscaler, dc)
             row["warmup_s"] = time.perf_counter() - w0
             if dev.type == "cuda": torch.cuda.reset_peak_memory_stats()
-            row.update(run_job(kind, pipe, a, states, unc, dev, upscaler))
+            row.update(run_job(base_kind, pipe, a, states, unc, dev, upscaler, dc))
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
             if compiled: pipe.unet = pipe.unet._orig_mod
         except Exception as e:
