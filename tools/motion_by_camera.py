@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import torch
 from moviefactory import eval as ev
-from moviefactory.core import frames_to_uint8
 from moviefactory.pipeline import MoviePipeline
+from tools.eval_mini import sample
 
 ap = argparse.ArgumentParser(); ap.add_argument("model_dir", nargs="?")
 ap.add_argument("--per-camera", type=int, default=14); ap.add_argument("--steps", type=int, default=10)
@@ -27,9 +27,7 @@ pick = [s for k in ("static", "pan", "zoom") for s in by[k][:a.per_camera]]
 dev = "cuda" if torch.cuda.is_available() else "cpu"
 pipe = MoviePipeline.from_mini(a.model_dir, text_encoder=a.text_encoder, device=dev); pipe.set_progress_bar_config(disable=True)
 t0 = time.time()
-gens = [torch.Generator().manual_seed(i) for i in range(len(pick))]
-clips = frames_to_uint8(pipe([s.caption() for s in pick], num_inference_steps=a.steps, generator=gens, batch_size=4,
-                             domain=a.domain).frames)
+clips = sample(pipe, [s.caption() for s in pick], a.domain, False, a.steps, 0, 4)
 sc = ev.toy_scores(clips, pick, details=True)
 rows = defaultdict(lambda: [0, 0])
 for s, p in zip(pick, sc["clips"]):

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import torch
 from moviefactory import eval as ev
-from moviefactory.core import frames_to_uint8
 from moviefactory.pipeline import MoviePipeline
+from tools.eval_mini import sample
 
 ap = argparse.ArgumentParser(); ap.add_argument("--n", type=int, default=24); ap.add_argument("--guidance", default="7.5,2.0")
 ap.add_argument("--domains", default="web,hd"); ap.add_argument("--steps", type=int, default=10)
@@ -25,7 +25,5 @@ for dom in a.domains.split(","):
     specs = ev.toy_eval_prompts(a.n, domain=dom); prompts = [s.caption() for s in specs]
     for g in map(float, a.guidance.split(",")):
         t0 = time.time()
-        out = pipe(prompts, num_inference_steps=a.steps, domain=dom, guidance_scale=g, batch_size=8,
-                   generator=[torch.Generator().manual_seed(i) for i in range(a.n)]).frames
-        sc = ev.toy_scores(frames_to_uint8(out), specs)
+        sc = ev.toy_scores(sample(pipe, prompts, dom, False, a.steps, 0, 8, guidance=g), specs)
         print(f"| {dom} | {g} | {sc['watermark']:.1%} | {sc['object']:.1%} | {sc['motion']:.1%} | {a.n} | {time.time() - t0:.0f} |", flush=True)
