@@ -2,7 +2,7 @@
 """Score moviefactory-mini after each stage (and the no-adapter ablation) on held-out toy-world captions.
 
     python tools/eval_mini.py MODEL_DIR OUT_DIR [--n 96] [--steps 25] [--text-encoder DIR] [--ablation DIR] [--rows "stage 2,stage 3"]
-                              [--samplers ddim:10:1,dpm:6:0.5,ddim:10:1:2] [--guidance 7.5]
+                              [--samplers ddim:10:1,dpm:6:0.5,ddim:10:1:2] [--guidance 7.5 | 1,2,7.5]
 
 Rows (the model's stages are switched on one after the other; the weights are the final ones of each part):
   real clips                 rendered held-out clips (hd): what the scorer says about the truth
@@ -51,9 +51,13 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32); ap.add_argument("--text-encoder")
     ap.add_argument("--ablation"); ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", help="score only the model rows whose name contains one of these comma-separated words")
-    ap.add_argument("--guidance", type=float, default=7.5, help="guidance scale of every sampled row (default 7.5)")
+    ap.add_argument("--guidance", default="7.5", help="guidance scale of every sampled row (default 7.5); a comma-separated "
+                    "list (e.g. 1,2,7.5) samples every row at each, and names the rows by it")
     ap.add_argument("--samplers", help="extra rows for the final model (hd): SAMPLER:STEPS:GUIDANCE_CUTOFF[:DEEP_CACHE],... e.g. dpm:6:0.5,ddim:10:1:2")
     a = ap.parse_args(argv)
+    try: scales = [float(g) for g in a.guidance.split(",") if g.strip()]
+    except ValueError: ap.error(f"--guidance {a.guidance!r}: give numbers separated by commas, e.g. 2 or 1,2,7.5")
+    tag = (lambda g: f" (guidance {g:g})") if len(scales) > 1 else (lambda g: "")
     from moviefactory.pipeline import MoviePipeline
     from moviefactory import eval as ev
     from moviefactory.train import load_mini_unet
@@ -95,22 +99,22 @@ def main(argv=None):
         abl = load_mini_unet(a.ablation).to(dev).eval()
         configs += [("ablation: no adapters (web)", abl, "web", False), ("ablation: no adapters (hd)", abl, "hd", False)]
     if a.rows: configs = [c for c in configs if any(w.strip() in c[0] for w in a.rows.split(","))]
-    for name, unet, dom, images in configs:
+    for (name, unet, dom, images), g in ((c, g) for c in configs for g in scales):
         pipe.unet = unet
         t0 = time.time()
-        clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch, guidance=a.guidance)
-        score(name, clips, time.time() - t0, domain=dom, frames_as_images=images)
+        clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch, guidance=g)
+        score(name + tag(g), clips, time.time() - t0, domain=dom, frames_as_images=images, guidance=g)
     from moviefactory.pipeline import sampler_from
     base_sched = pipe.scheduler
-    for spec in (a.samplers.split(",") if a.samplers else []):
+    for spec, g in ((s, g) for s in (a.samplers.split(",") if a.samplers else []) for g in scales):
         kind, steps, cutoff, *dc = spec.split(":"); steps, cutoff, dc = int(steps), float(cutoff), int(dc[0]) if dc else 1
         pipe.unet, pipe.scheduler = full, sampler_from(base_sched, kind)
         t0 = time.time()
-        clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc, a.guidance)
-        score(f"final, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else ""), clips, time.time() - t0,
-              domain="hd", frames_as_images=False)
+        clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc, g)
+        score(f"final, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else "")
+              + tag(g), clips, time.time() - t0, domain="hd", frames_as_images=False, guidance=g)
     pipe.scheduler = base_sched
-    (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "guidance": a.guidance, "rows": rows}, indent=1))
+    (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "guidance": scales[0] if len(scales) == 1 else scales, "rows": rows}, indent=1))
     (out / "eval.md").write_text(eval_markdown(rows))
     import matplotlib; matplotlib.use("Agg"); import matplotlib.pyplot as plt
     fig, axs = plt.subplots(len(grid), 4, figsize=(10, 1.2 * len(grid)), squeeze=False)
