@@ -11,6 +11,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
+from torch.utils._pytree import tree_map_only
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
@@ -341,9 +342,11 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
 
 # %% ../nbs/06_unet.ipynb #b99915ca
 class _DeepCache:
-    "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' own forwards, their outputs, and whether this call is cached."
+    "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' forwards and output shapes, the replayed outputs, and whether this call is cached."
     def __init__(self, unet: UNet2DConditionModel):
         last = unet.up_blocks[-1]
+        if len(last.resnets) < 2:
+            raise MovieFactoryError("DeepCache needs a last up block with two ResBlocks or more (layers_per_block >= 1)")
         inner = list(last.resnets)[:-1] + list(getattr(last, "attentions", None) or [])[:-1]
         deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
         self.interval, self.calls, self.skip, self.key = 1, 0, False, None
@@ -356,7 +359,10 @@ class _DeepCache:
 
     def _forward(self, m, *args, **kwargs):
         if self.skip: return self.cache[m]
-        self.cache[m] = out = type(m).forward(m, *args, **kwargs)
+        out = type(m).forward(m, *args, **kwargs)
+        # on a cached step these outputs feed only other skipped layers (the replayed ones answer from `outputs`):
+        # keep their shapes, as zero-stride stand-ins, not their values (at the paper's size that is ~5 GiB less)
+        self.cache[m] = tree_map_only(torch.Tensor, lambda t: t.new_zeros(()).expand(t.shape), out)
         return out
 
     def install(self, interval: int):
