@@ -32,7 +32,7 @@ def _add_make(sub):
     v.add_argument("--extras", help="MovieFactory adapter/temporal weights for --sd2 (MovieUNet.save_extras)")
     v.add_argument("--domain", default="hd", help="look of the clips: the domain-aware norm to use (default hd)")
     v.add_argument("--steps", type=int, help="denoising steps (default 10 for the mini model, 50 for SD2)")
-    v.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale (default 7.5)")
+    v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 3 for moviefactory-mini, 7.5 with --sd2)")
     v.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps (the first) that use guidance (default 1)")
     v.add_argument("--sampler", choices=SAMPLERS, help="denoising sampler (default: the model's, DDIM)")
     v.add_argument("--deep-cache", type=int, default=1, help="run the whole U-Net every N steps, its outer layers in between (DeepCache; default 1: off)")

@@ -86,7 +86,7 @@ def _quiet_loaders():
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
-               guidance: float = 7.5, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
+               guidance: float | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
@@ -125,10 +125,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     pipe, mid = None, None
     with _stage("video", timings):
-        from moviefactory.pipeline import sampler_from   # (imports torch and diffusers once, here)
+        from moviefactory.pipeline import MINI_GUIDANCE_SCALE, sampler_from   # (imports torch and diffusers once, here)
         mid = video_model_id(model, sd2, extras)
         steps_ = steps if steps is not None else (50 if sd2 is not None else 10)
-        settings = dict(domain=domain, steps=steps_, guidance=guidance, frames=frames, sd2=sd2 is not None,
+        guidance_ = guidance if guidance is not None else (7.5 if sd2 is not None else MINI_GUIDANCE_SCALE)
+        settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
                         sampler=sampler, guidance_cutoff=guidance_cutoff)
         if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
@@ -146,7 +147,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                 for j in range(0, len(todo), bs):
                     idx = todo[j:j + bs]
                     res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
-                               guidance_scale=guidance, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
+                               guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
                                generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                                callback=lambda d, t: bar.update()).frames
                     for i, f in zip(idx, res):
