@@ -11,6 +11,8 @@ guidance batch 2, bf16, eager and `torch.compile`. Models, all on the same input
   sd2-images    the bare SD2 U-Net on the 16 frames as 32 images (the base's cost)
   movie-fused   (asked for by name) movie with each self-attention's q, k, v and each cross-attention's k, v
                 projections fused into one matmul (diffusers' Attention.fuse_projections + FusedAttnProcessor2_0)
+  movie-mm      (asked for by name) movie with each temporal ResBlock's frame convolutions run as one GEMM and a
+                shifted sum (bench/bench_temporal_layers.py's "matmul" variant) instead of cuDNN Conv3d
 
 Reported per model and mode: ms/step (median over repeats, CUDA events, after warm-up), TFLOP/step
 (torch.utils.flop_counter.FlopCounterMode, one eager step), TFLOP/s, % of the measured bf16 matmul ceiling, peak
@@ -33,7 +35,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import torch
 
 MODELS = ("movie", "modelscope", "animatediff", "movie-images", "sd2-images")
-EXTRA_MODELS = ("movie-fused",)   # not run by default: MovieUNet with fused QKV projections (fuse_qkv)
+EXTRA_MODELS = ("movie-fused", "movie-mm")   # not run by default: experiments on MovieUNet (fused QKV; frame convs as GEMMs)
 
 # diffusers' UNet3DConditionModel as published for ModelScope text-to-video (damo-vilab/text-to-video-ms-1.7b, unet/config.json)
 MODELSCOPE_UNET_CONFIG = dict(
@@ -132,6 +134,17 @@ def fuse_qkv(model) -> int:
     return n
 
 
+def frame_convs_as_matmul(model) -> int:
+    "Run every temporal ResBlock of `model` through bench_temporal_layers' matmul variant; returns how many."
+    import types
+    from diffusers.models.resnet import TemporalConvLayer
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_temporal_layers import temporal_conv_forward
+    layers = [m for m in model.modules() if isinstance(m, TemporalConvLayer)]
+    for m in layers: m.forward = types.MethodType(lambda self, h, num_frames=1: temporal_conv_forward(self, h, num_frames, "matmul"), m)
+    return len(layers)
+
+
 def build(name, a, dev, dtype):
     "The model and a zero-argument step function for `name`, on `dev` in `dtype`, with the shared inputs."
     from diffusers import MotionAdapter, UNet2DConditionModel, UNet3DConditionModel, UNetMotionModel
@@ -144,9 +157,10 @@ def build(name, a, dev, dtype):
     text = torch.randn(B, 77, sd_cfg["cross_attention_dim"], generator=g).to(dev, dtype)
     t = torch.full((B,), 500, device=dev, dtype=torch.long)
     with torch.device(dev):
-        if name in ("movie", "movie-images", "movie-fused"):
+        if name in ("movie", "movie-images", "movie-fused", "movie-mm"):
             model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"])
             if name == "movie-fused": fuse_qkv(model)
+            if name == "movie-mm": frame_convs_as_matmul(model)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
         elif name == "sd2-images":

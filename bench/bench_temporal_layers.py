@@ -1,0 +1,148 @@
+#!/usr/bin/env python
+"""Milliseconds per U-Net step spent in the temporal layers, eager and compiled, with other ways to run the
+temporal ResBlock's frame convolutions (an experiment for issue #5).
+
+The layers and their inputs are the ones a MovieUNet on the SD2-base config meets in one step (CFG batch 2, 16 frames
+of 768x320, bf16): a forward pass records each temporal layer's input, then every layer is timed alone on it and
+the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalConvLayer`, four GroupNorm-SiLU-Conv3d
+(3,1,1) blocks):
+  conv3d           as diffusers runs it (cuDNN Conv3d on NCDHW)
+  channels_last    the same Conv3d on channels_last_3d tensors and weights
+  matmul           the frame convolution as one GEMM (3*C_out x C_in) @ (C_in x F*H*W) and a shifted sum of its
+                   three outputs; same weights, same result (checked below against conv3d)
+
+    python bench/bench_temporal_layers.py            # GPU, paper size
+    python bench/bench_temporal_layers.py --tiny     # CPU check of the script
+"""
+from __future__ import annotations
+import argparse, statistics, sys, time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+import torch
+import torch.nn.functional as F
+from diffusers import UNet2DConditionModel
+from diffusers.models.resnet import TemporalConvLayer
+import moviefactory.unet as mu
+from moviefactory.spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG
+from moviefactory.temporal import randomize_zero_init
+
+
+def frame_conv_mm(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "Conv3d with a (3,1,1) kernel and padding (1,0,0) on (B, C, F, H, W), as one GEMM and a shifted sum."
+    b, c, f, h, w = x.shape
+    o = conv.out_channels
+    wt = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).reshape(3 * o, c)          # (3*O, C): taps f-1, f, f+1
+    y = (wt @ x.reshape(b, c, f * h * w)).view(b, 3, o, f, h * w)
+    out = y[:, 1] + F.pad(y[:, 0, :, :-1], (0, 0, 1, 0)) + F.pad(y[:, 2, :, 1:], (0, 0, 0, 1))
+    return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
+
+
+def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
+    bf, c, h, w = hidden_states.shape
+    x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
+    if variant == "channels_last": x = x.contiguous(memory_format=torch.channels_last_3d)
+    else: x = x.contiguous()
+    identity = x
+    for seq in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
+        norm, act, conv = seq[0], seq[1], seq[-1]
+        x = act(norm(x))
+        x = frame_conv_mm(conv, x) if variant == "matmul" else conv(x)
+    x = identity + x
+    return x.permute(0, 2, 1, 3, 4).reshape(bf, -1, h, w)
+
+
+def record_inputs(model, sample, t, text):
+    "Run one step, keeping each temporal layer's input: [(layer, hidden_states, num_frames, text)]."
+    seen = []
+    orig = mu.apply_temporal
+    def rec(layer, hidden_states, num_frames, encoder_hidden_states=None):
+        seen.append((layer, hidden_states.detach().clone(), num_frames, encoder_hidden_states))
+        return orig(layer, hidden_states, num_frames, encoder_hidden_states)
+    mu.apply_temporal = rec
+    try:
+        with torch.no_grad(): model(sample, t, text, domain="hd")
+    finally: mu.apply_temporal = orig
+    return seen
+
+
+def one_per_shape(calls):
+    "Layers of one kind that meet the same input shape cost the same: time the first of each shape, count the rest."
+    groups = {}
+    for c in calls:
+        key = (tuple(c[1].shape), c[0].config.get("cross_attention_dim") if hasattr(c[0], "config") else None)
+        groups.setdefault(key, [c, 0])[1] += 1
+    return list(groups.values())
+
+
+def timeit(fn, dev, reps):
+    for _ in range(3): fn()
+    times = []
+    for _ in range(reps):
+        if dev.type == "cuda": torch.cuda.synchronize()
+        t0 = time.perf_counter(); fn()
+        if dev.type == "cuda": torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(); p.add_argument("--tiny", action="store_true"); p.add_argument("--out")
+    p.add_argument("--reps", type=int, default=20); p.add_argument("--no-compile", action="store_true")
+    a = p.parse_args(argv)
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    cfg = TINY_UNET_CONFIG if a.tiny else SD2_BASE_UNET_CONFIG
+    model = mu.MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"])
+    randomize_zero_init(model, std=0.02)
+    model = model.to(dev, dtype).eval()
+    frames, (h, w) = (4, (16, 16)) if a.tiny else (16, (40, 96))
+    g = torch.Generator().manual_seed(0)
+    sample = torch.randn(2, 4, frames, h, w, generator=g).to(dev, dtype)
+    text = torch.randn(2, 77, cfg["cross_attention_dim"], generator=g).to(dev, dtype)
+    seen = record_inputs(model, sample, torch.tensor([500] * 2, device=dev), text)
+    convs = [(l, x, f) for l, x, f, _ in seen if isinstance(l, TemporalConvLayer)]
+    attns = [(l, x, f, e) for l, x, f, e in seen if not isinstance(l, TemporalConvLayer)]
+    with torch.no_grad():                                      # the variants compute what diffusers' layer computes
+        for l, x, f in convs[:3]:
+            ref = l(x, num_frames=f).float()
+            for v in ("channels_last", "matmul"):
+                err = (temporal_conv_forward(l, x, f, v).float() - ref).abs().max().item()
+                scale = ref.abs().max().item()
+                assert err <= 2e-2 * scale, (v, err, scale)
+    for k in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):
+        if hasattr(torch._dynamo.config, k): setattr(torch._dynamo.config, k, 4096)   # one graph per layer and shape
+    rows = []
+    modes = ["eager"] + ([] if a.no_compile else ["compiled"])
+    shapes = Counter(tuple(x.shape) for _, x, _ in convs)
+    for variant in ("conv3d", "channels_last", "matmul"):
+        for mode in modes:
+            torch._dynamo.reset()
+            fn = lambda l, x, f: temporal_conv_forward(l, x, f, variant)
+            if mode == "compiled": fn = torch.compile(fn, dynamic=False)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                ms = sum(n * timeit(lambda: fn(l, x, f), dev, a.reps) for (l, x, f), n in one_per_shape(convs))
+            rows.append(("temporal ResBlocks", variant, mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
+    for mode in modes:
+        torch._dynamo.reset()
+        fn = lambda l, x, f, e: mu.apply_temporal(l, x, f, e)
+        if mode == "compiled": fn = torch.compile(fn, dynamic=False)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            ms = sum(n * timeit(lambda: fn(l, x, f, e), dev, a.reps) for (l, x, f, e), n in one_per_shape(attns))
+        rows.append(("temporal attentions", "diffusers", mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
+    name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+    lines = [f"# Temporal layers of one MovieUNet step: {name}", "",
+             f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {frames} frames of latent {h}x{w}, {str(dtype)[6:]}; "
+             f"{len(convs)} temporal ResBlocks ({', '.join(f'{n}x {s}' for s, n in shapes.items())}), {len(attns)} temporal "
+             f"attentions; each layer timed alone on the input it meets in the step (median of {a.reps}; one layer per input shape, times its count), summed.", "",
+             "| layers | variant | mode | ms per step | wall s (incl. compile) |", "|---|---|---|---:|---:|"]
+    lines += [f"| {k} | {v} | {m} | {ms:.1f} | {s:.0f} |" for k, v, m, ms, s in rows]
+    table = "\n".join(lines); print(table)
+    if a.out: Path(a.out).write_text(table + "\n")
+
+
+if __name__ == "__main__": main()
