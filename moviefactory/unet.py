@@ -344,9 +344,7 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
 class _DeepCache:
     "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' forwards and output shapes, the replayed outputs, and whether this call is cached."
     def __init__(self, unet: UNet2DConditionModel):
-        last = unet.up_blocks[-1]
-        if len(last.resnets) < 2:
-            raise MovieFactoryError("DeepCache needs a last up block with two ResBlocks or more (layers_per_block >= 1)")
+        last = unet.up_blocks[-1]               # (diffusers' up blocks have layers_per_block + 1 >= 2 ResBlocks)
         inner = list(last.resnets)[:-1] + list(getattr(last, "attentions", None) or [])[:-1]
         deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
         self.interval, self.calls, self.skip, self.key = 1, 0, False, None
