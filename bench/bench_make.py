@@ -20,7 +20,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--idea", default="a race between a car and an airplane")
     p.add_argument("--scenes", type=int, default=10); p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--sampler", default=None, help="ddim, dpm or euler (default: the model's, DDIM)")
+    p.add_argument("--sampler", default=None, help="ddim, dpm or euler (default: make's for the mini model, dpm)")
     p.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps with guidance (default 1)")
     p.add_argument("--deep-cache", type=int, default=1, help="DeepCache interval (default 1: off)")
     p.add_argument("--frames", type=int, default=16); p.add_argument("--upscale", default="realesrgan")
@@ -33,6 +33,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     from moviefactory.make import make_movie
     from moviefactory.compose import probe
+    from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         movie = make_movie(a.idea, Path(d) / "movie.mp4", scenes=a.scenes, steps=a.steps, frames=a.frames,
@@ -42,10 +43,10 @@ def main(argv=None):
     v, au = info["video"], info["audio"]
     ok = v["codec"] == "h264" and au is not None and au["codec"] == "aac" and v["decoded"] > 0
     cpu = f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} threads"
-    steps = a.steps if a.steps is not None else 10
+    steps, sampler = (a.steps if a.steps is not None else MINI_STEPS), (a.sampler or MINI_SAMPLER)
     lines = [f"# The main job: {a.scenes} scenes on {cpu}", "",
              f"`make_movie({a.idea!r})`, template script writer, moviefactory-mini, {a.frames} frames per scene at 80x192, "
-             f"{steps} {(a.sampler or 'ddim').upper()} steps with CFG on {a.guidance_cutoff:.0%} of them{f', DeepCache every {a.deep_cache} steps' if a.deep_cache > 1 else ''}, upscale {a.upscale}, default sound library; fresh cache.", "",
+             f"{steps} {sampler.upper()} steps with guidance {MINI_GUIDANCE_SCALE:g} on {a.guidance_cutoff:.0%} of them{f', DeepCache every {a.deep_cache} steps' if a.deep_cache > 1 else ''}, upscale {a.upscale}, default sound library; fresh cache.", "",
              "| stage | seconds | per scene |", "|---|---|---|"]
     for k, s in movie.timings.items():
         lines.append(f"| {k} | {s:.1f} | {s / a.scenes:.2f} |")

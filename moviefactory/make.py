@@ -125,12 +125,13 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     pipe, mid = None, None
     with _stage("video", timings):
-        from moviefactory.pipeline import MINI_GUIDANCE_SCALE, sampler_from   # (imports torch and diffusers once, here)
+        from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
         mid = video_model_id(model, sd2, extras)
-        steps_ = steps if steps is not None else (50 if sd2 is not None else 10)
+        steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
+        sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
         guidance_ = guidance if guidance is not None else (7.5 if sd2 is not None else MINI_GUIDANCE_SCALE)
         settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
-                        sampler=sampler, guidance_cutoff=guidance_cutoff)
+                        sampler=sampler_, guidance_cutoff=guidance_cutoff)
         if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
         vc = cache("clips")
@@ -139,7 +140,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         if todo:
             import torch
             pipe = load_video_model(model, sd2, extras, device)
-            if sampler is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler)
+            if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
             pipe.set_progress_bar_config(disable=True)
             bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
             bar = progress(desc="video", total=len(todo) * steps_)
