@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Where a *compiled* MovieUNet step spends its GPU time, by kernel (issue #5's question: what keeps it under 50% of
+the matmul ceiling). bench/profile_unet.py splits an eager step by layer; under torch.compile layers fuse, so this
+script reads the kernels instead: torch.profiler over a few compiled steps at the paper's size (SD2-base config,
+random weights, CFG batch 2, 16 frames of 768x320, bf16), kernel times summed by name and by kind (GEMMs, cuDNN
+convolutions, attention kernels, Triton fusions, copies).
+
+    python bench/profile_kernels.py                  # GPU, paper size
+    python bench/profile_kernels.py --matmul         # frame convolutions as GEMMs (bench_unet's movie-mm)
+    python bench/profile_kernels.py --tiny           # CPU check of the script
+"""
+from __future__ import annotations
+import argparse, sys, time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (ROOT, ROOT / "bench"):
+    if str(p) not in sys.path: sys.path.insert(0, str(p))
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+KINDS = [("attention", ("flash", "fmha", "attention", "attn")), ("convolution", ("conv", "fprop", "dgrad", "implicit", "cudnn")),
+         ("GEMM", ("gemm", "nvjet", "cutlass", "xmma", "sm90", "cublas", "ampere", "hopper")),
+         ("copy / layout", ("copy", "transpose", "cat", "elementwise"))]
+
+
+def kind(name: str) -> str:
+    n = name.lower()
+    if n.startswith("triton"):                     # Inductor's fusions (their names list the ops they fuse)
+        return "Triton fusion: norm" if any(s in n for s in ("norm", "var_mean", "red_fused")) else "Triton fusion: other"
+    for k, keys in KINDS:
+        if any(s in n for s in keys): return k
+    return "other"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
+    p.add_argument("--steps", type=int, default=3); p.add_argument("--top", type=int, default=25); p.add_argument("--out")
+    a = p.parse_args(argv)
+    from profile_unet import build
+    dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
+    dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+    model, cfg = build(a.tiny, dev, dtype)
+    if a.matmul:
+        from bench_unet import frame_convs_as_matmul
+        frame_convs_as_matmul(model)
+    F, H, W = (4, 8, 8) if a.tiny else (16, 40, 96)
+    x = torch.randn(2, 4, F, H, W, device=dev, dtype=dtype)
+    txt = torch.randn(2, 77, cfg["cross_attention_dim"], device=dev, dtype=dtype)
+    t = torch.full((2,), 500, device=dev)
+    cm = torch.compile(model)
+    t0 = time.time()
+    with torch.no_grad():
+        for _ in range(3): cm(x, t, txt, domain=0)
+    compile_s = time.time() - t0
+    if dev.type == "cuda": torch.cuda.synchronize()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with torch.no_grad(), profile(activities=acts) as prof:
+        for _ in range(a.steps): cm(x, t, txt, domain=0)
+        if dev.type == "cuda": torch.cuda.synchronize()
+    by_name, count = defaultdict(float), defaultdict(int)
+    cuda_type = torch.autograd.DeviceType.CUDA
+    for e in prof.key_averages():
+        if dev.type == "cuda" and e.device_type != cuda_type: continue
+        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) if dev.type == "cuda" else e.self_cpu_time_total
+        if not us: continue
+        by_name[e.key] += us / 1e3 / a.steps; count[e.key] += e.count // a.steps
+    total = sum(by_name.values())
+    by_kind = defaultdict(float)
+    for n, ms in by_name.items(): by_kind[kind(n)] += ms
+    name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+    lines = [f"# Kernels of one compiled MovieUNet step: {name}", "",
+             f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}; "
+             f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
+             "| kind | ms per step | share |", "|---|---:|---:|"]
+    lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
+    lines += ["", f"Top {a.top} kernels:", "", "| kernel | kind | calls per step | ms per step | share |", "|---|---|---:|---:|---:|"]
+    for n, ms in sorted(by_name.items(), key=lambda kv: -kv[1])[:a.top]:
+        lines.append(f"| `{n[:110].replace('|', '/')}` | {kind(n)} | {count[n]} | {ms:.2f} | {ms / total:.1%} |")
+    text = "\n".join(lines); print(text)
+    if a.out: Path(a.out).write_text(text + "\n")
+
+
+if __name__ == "__main__": main()
