@@ -70,6 +70,8 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=None, help="timed steps per model and mode (default 10 GPU, 3 CPU)")
     p.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
     p.add_argument("--channels-last", action="store_true", help="2-D convolutions and latents in channels_last")
+    p.add_argument("--no-cudnn-sdpa", action="store_true",
+                   help="keep SDPA off its cuDNN backend (torch picks it first on Hopper): flash / memory-efficient kernels instead")
     p.add_argument("--budget-s", type=float, default=240.0,
                    help="no new compile is started after this many seconds of the run (keeps the run near 6 min)")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
@@ -262,6 +264,7 @@ def main(argv=None):
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        if a.no_cudnn_sdpa: torch.backends.cuda.enable_cudnn_sdp(False)
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")
     devname = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or "cpu")
@@ -276,7 +279,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; channels_last' if a.channels_last else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []
