@@ -138,6 +138,7 @@ def _add_train(sub):
     t.add_argument("--max-steps", type=int, default=1000); t.add_argument("--minutes", type=float, default=0)
     t.add_argument("--batch-size", type=int, default=32); t.add_argument("--lr", type=float, default=2e-4)
     t.add_argument("--num-workers", type=int, default=0); t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--checkpoint-every", type=int, default=500); t.add_argument("--warmup-steps", type=int, default=200)
     t.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
                    help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
     t.add_argument("--camera-weights", metavar="W,W,W,W,W",
@@ -146,10 +147,16 @@ def _add_train(sub):
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
-    from moviefactory.train import train_mini, _floats
+    from moviefactory.train import train_mini
+    cams = None
+    if args.camera_weights is not None:
+        try: cams = [float(x) for x in args.camera_weights.split(",")]
+        except ValueError:
+            raise MovieFactoryError(f"--camera-weights takes numbers separated by commas, such as 3,1,1,1,1, not {args.camera_weights!r}") from None
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
                    args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr,
-                   camera_weights=_floats(args.camera_weights, "--camera-weights"), watermark_weight=args.watermark_weight)
+                   camera_weights=cams, watermark_weight=args.watermark_weight,
+                   checkpoint_every=args.checkpoint_every, warmup_steps=args.warmup_steps)
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0
 

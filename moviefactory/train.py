@@ -537,36 +537,15 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     return summary
 
 # %% ../nbs/07_train.ipynb #3c58fa71
-def _floats(s, what):
-    "A comma-separated list of numbers from the command line, or None."
-    if s is None: return None
-    try: return [float(x) for x in s.split(",")]
-    except ValueError: raise SystemExit(f"error: {what} takes numbers separated by commas, such as 3,1,1,1,1, not {s!r}")
-
 def main(argv=None):
-    "`python -m moviefactory.train STAGE OUT_DIR [options]`: one stage of moviefactory-mini."
-    import argparse
-    ap = argparse.ArgumentParser(prog="moviefactory-train", description=main.__doc__)
-    ap.add_argument("stage"); ap.add_argument("out_dir")
-    ap.add_argument("--init-dir"); ap.add_argument("--text-encoder")
-    ap.add_argument("--max-steps", type=int, default=1000); ap.add_argument("--minutes", type=float, default=0)
-    ap.add_argument("--batch-size", type=int, default=32); ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--num-workers", type=int, default=0); ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpoint-every", type=int, default=500); ap.add_argument("--warmup-steps", type=int, default=200)
-    ap.add_argument("--zero-snr", action=argparse.BooleanOptionalAction, default=None,
-                    help="train with the zero-terminal-SNR schedule (default: the init folder's; a new model: on)")
-    ap.add_argument("--camera-weights", help="one weight per camera move (static, pan left, pan right, zoom in, zoom out), e.g. 3,1,1,1,1")
-    ap.add_argument("--watermark-weight", type=float, default=0.0, help="extra loss weight on the watermark's corner")
-    a = ap.parse_args(argv)
-    s = train_mini(a.stage, a.out_dir, a.init_dir, a.text_encoder, a.max_steps, a.minutes, a.batch_size, a.lr,
-                   a.num_workers, a.seed, zero_snr=a.zero_snr, camera_weights=_floats(a.camera_weights, "--camera-weights"),
-                   watermark_weight=a.watermark_weight,
-                   checkpoint_every=a.checkpoint_every, warmup_steps=a.warmup_steps)
-    print(json.dumps(s))
+    "`python -m moviefactory.train STAGE OUT_DIR [options]`: the same as `moviefactory train` (chapter `cli`)."
+    import sys
+    from moviefactory.cli import main as cli
+    return cli(["train", *(sys.argv[1:] if argv is None else argv)])
 
 # %% ../nbs/07_train.ipynb #c8eda980
 #| eval: false
-if __name__ == "__main__": main()
+if __name__ == "__main__": import sys; sys.exit(main())
 
 # %% ../nbs/07_train.ipynb #750a4c61
 def mini_dir() -> Path:
