@@ -26,7 +26,7 @@ __all__ = ['log', 'I3D_KWARGS', 'TOY_HEADS', 'PAPER_SOURCE', 'PAPER_TABLE1', 'TA
            'ToyScorer', 'toy_scorer_data', 'toy_labels', 'train_toy_scorer', 'calibrate_toy_features',
            'evaluate_toy_scorer', 'toy_scorer_dir', 'load_toy_scorer', 'toy_eval_prompts', 'toy_reference_clips',
            'toy_consistency', 'toy_scores', 'toy_features', 'toy_fvd', 'jpeg_clips', 'h264_clips', 'table_markdown',
-           'table1_row', 'table1']
+           'motion_table', 'table1_row', 'table1']
 
 # %% ../nbs/13_eval.ipynb #d86ce50f
 def _check(cond, msg):
@@ -614,6 +614,11 @@ def table_markdown(rows: Sequence[dict], columns: Sequence[str] | None = None, f
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" if text(c) else "---:" for c in columns) + "|"]
     for r in rows: lines.append("| " + " | ".join(_cell(r.get(c), spec.get(c, (c, "{}"))[1]) for c in columns) + " |")
     return "\n".join(lines)
+
+def motion_table(rows: Sequence[dict]) -> str:
+    "Motion accuracy per true direction (`motion_by_class`) of the rows that recorded it, as a markdown table."
+    per = [{"method": r["method"], **r["motion_by_class"]} for r in rows if r.get("motion_by_class")]
+    return table_markdown(per, ["method", *MOTIONS], {m: (m, "{:.0%}") for m in MOTIONS}) if per else "(not recorded)"
 
 def table1_row(method: str, scores: dict | None = None, fvd: float | None = None, clipsim: float | None = None,
                toy_fvd: float | None = None, source: str = "") -> dict:

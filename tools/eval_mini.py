@@ -39,10 +39,7 @@ def eval_markdown(rows) -> str:
     "Table 1 with our rows, every column of the rows, then motion accuracy per true direction."
     from moviefactory import eval as ev
     flat = [{k: v for k, v in r.items() if k not in ("motion_by_class", "motion_confusion")} for r in rows]
-    per = [{"method": r["method"], **r["motion_by_class"]} for r in rows if r.get("motion_by_class")]
-    fmt = {m: (m, "{:.0%}") for m in MOTIONS}
-    return (ev.table1(rows) + "\n\n" + ev.table_markdown(flat) + "\n\nMotion accuracy per true direction:\n\n"
-            + (ev.table_markdown(per, ["method", *MOTIONS], fmt) if per else "(not recorded)") + "\n")
+    return ev.table1(rows) + "\n\n" + ev.table_markdown(flat) + "\n\nMotion accuracy per true direction:\n\n" + ev.motion_table(rows) + "\n"
 
 
 def main(argv=None):
