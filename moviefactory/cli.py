@@ -131,8 +131,8 @@ def _library(args) -> int:
 # %% ../nbs/14_cli.ipynb #777cbb5c
 def _add_train(sub):
     t = sub.add_parser("train", help="train one stage of moviefactory-mini on the toy world",
-                       description="One training stage: vae, base, spatial, temporal or movie.")
-    t.add_argument("stage", help="vae, base, spatial, temporal or movie"); t.add_argument("out_dir")
+                       description="One training stage: vae, base, spatial, temporal, movie, or guidance (distils guidance into the adapters).")
+    t.add_argument("stage", help="vae, base, spatial, temporal, movie or guidance"); t.add_argument("out_dir")
     t.add_argument("--init-dir", help="the folder with the earlier stages' weights (default: OUT_DIR)")
     t.add_argument("--text-encoder", help="text encoder folder (default: the packaged MiniLM)")
     t.add_argument("--max-steps", type=int, default=1000); t.add_argument("--minutes", type=float, default=0)
@@ -144,6 +144,7 @@ def _add_train(sub):
     t.add_argument("--camera-weights", metavar="W,W,W,W,W",
                    help="toy data: one weight per camera move (static, pan left, pan right, zoom in, zoom out); uniform by default")
     t.add_argument("--watermark-weight", type=float, default=0.0, help="extra loss weight on the web watermark's corner")
+    t.add_argument("--guidance-scale", type=float, help="stage guidance: the scale it distils (default: the mini model's, 3)")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
@@ -155,7 +156,7 @@ def _train(args) -> int:
             raise MovieFactoryError(f"--camera-weights takes numbers separated by commas, such as 3,1,1,1,1, not {args.camera_weights!r}") from None
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
                    args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr,
-                   camera_weights=cams, watermark_weight=args.watermark_weight,
+                   camera_weights=cams, watermark_weight=args.watermark_weight, guidance_scale=args.guidance_scale,
                    checkpoint_every=args.checkpoint_every, warmup_steps=args.warmup_steps)
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0

@@ -214,8 +214,9 @@ MINI_SAMPLER, MINI_STEPS = "dpm", 6
 
 @patch(cls_method=True)
 def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: str = "ddim", device=None,
-              dtype=None, guidance_scale: float = MINI_GUIDANCE_SCALE) -> MoviePipeline:
-    "The shipped moviefactory-mini (or a folder laid out like it: `vae/`, `unet/`, `movie_unet/`); guidance 3 by default."
+              dtype=None, guidance_scale: float | None = None, guided: bool = False) -> MoviePipeline:
+    """The shipped moviefactory-mini (or a folder laid out like it: `vae/`, `unet/`, `movie_unet/`); guidance 3 by default.
+    `guided`: with the adapters of training stage "guidance", which guide in one pass (default scale then 1)."""
     from moviefactory.train import load_mini_unet, load_text_encoder, mini_dir
     d = Path(model_dir) if model_dir else mini_dir()
     for sub in ("vae", "unet"):
@@ -224,7 +225,8 @@ def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: 
     dev = get_device(device or "auto"); dt = get_dtype(dtype or "float32", dev)
     tok, te = load_text_encoder(text_encoder, device=dev)
     vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch.float32)
-    unet = load_mini_unet(d)
+    unet = load_mini_unet(d, guided=guided)
+    if guidance_scale is None: guidance_scale = 1.0 if guided else MINI_GUIDANCE_SCALE
     pipe = cls(unet=unet.eval(), vae=vae.eval(), text_encoder=te, tokenizer=tok,
                scheduler=mini_scheduler_for_sampling(scheduler, d), max_text_length=32, guidance_scale=guidance_scale)
     return pipe.to(dev) if dt == torch.float32 else pipe.to(dev, dt)

@@ -17,11 +17,12 @@ from safetensors.torch import save_file, load_file
 from .core import MovieFactoryError, atomic_path, atomic_write_text, get_logger, seed_everything
 
 # %% auto #0
-__all__ = ['MINI_SIZE', 'MINI_STAGES', 'MOVIE_SET_SIZE', 'default_text_encoder_path', 'load_text_encoder', 'encode_text',
-           'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator', 'shard_batch', 'save_checkpoint',
-           'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'mini_vae', 'mini_unet', 'mini_scheduler',
-           'load_mini_scheduler', 'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion',
-           'base_loss', 'movie_loss', 'load_mini_unet', 'train_mini', 'main', 'mini_dir']
+__all__ = ['MINI_SIZE', 'MINI_STAGES', 'MOVIE_SET_SIZE', 'GUIDED_FILE', 'default_text_encoder_path', 'load_text_encoder',
+           'encode_text', 'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator', 'shard_batch',
+           'save_checkpoint', 'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'mini_vae', 'mini_unet',
+           'mini_scheduler', 'load_mini_scheduler', 'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale',
+           'LatentDiffusion', 'base_loss', 'movie_loss', 'guidance_loss', 'load_mini_unet', 'train_mini', 'main',
+           'mini_dir']
 
 # %% ../nbs/07_train.ipynb #98280bcb
 def default_text_encoder_path() -> Path:
@@ -418,13 +419,17 @@ class LatentDiffusion:
         "Pixel loss weights (B, K, H, W) averaged onto the latent grid: (B, 1, K, h, w)."
         return F.adaptive_avg_pool2d(weights.float(), size).unsqueeze(1)
 
-    def loss(self, predict, z, states, w, g):
-        "v-prediction loss of `predict(noisy, t, states)` on latents `z` (B, C, ...), weighted by `w`."
+    def noised(self, z, g):
+        "A random timestep per sample, `z` noised to it, and the prediction target there: (noisy, t, target)."
         noise = torch.randn(z.shape, generator=g, device=z.device)
         t = torch.randint(0, self.sched.config.num_train_timesteps, (z.shape[0],), generator=g, device=z.device)
         sched = self.sched
-        noisy = sched.add_noise(z, noise, t)
         target = sched.get_velocity(z, noise, t) if sched.config.prediction_type == "v_prediction" else noise
+        return sched.add_noise(z, noise, t), t, target
+
+    def loss(self, predict, z, states, w, g):
+        "v-prediction loss of `predict(noisy, t, states)` on latents `z` (B, C, ...), weighted by `w`."
+        noisy, t, target = self.noised(z, g)
         pred = predict(noisy, t, states).float()
         return (w * (pred - target).pow(2)).mean() / w.mean()
 
@@ -451,6 +456,23 @@ def movie_loss(ld: LatentDiffusion, frames_as_images: bool):
                        z, ld.text(batch["captions"]).to(dev), wts, g)
     return f
 
+def guidance_loss(ld: LatentDiffusion, teacher, scale: float):
+    """Guidance distillation (not in the paper): the model, in one pass with the caption, learns what `teacher` gives
+    with classifier-free guidance `scale`, two passes (caption and empty prompt). Same noise, timesteps and weights."""
+    def f(model, batch, g):
+        dev = next(model.parameters()).device
+        z = ld.latents(batch["pixels"].to(dev))
+        w = ld.latent_weights(batch["weights"].to(dev), z.shape[-2:])
+        dom, caps = batch["domains"].to(dev), batch["captions"]
+        states, empty = ld.text(caps).to(dev), ld.text([""] * len(caps)).to(dev)
+        noisy, t, _ = ld.noised(z, g)
+        with torch.no_grad():
+            c, u = teacher(torch.cat([noisy, noisy]), torch.cat([t, t]), torch.cat([states, empty]),
+                           domain=torch.cat([dom, dom])).sample.float().chunk(2)
+        pred = model(noisy, t, states, domain=dom).sample.float()
+        return (w * (pred - (u + scale * (c - u))).pow(2)).mean() / w.mean()
+    return f
+
 # %% ../nbs/07_train.ipynb #4731a56f
 def _world(domains, num_frames, seed, split="train", size=10**9, camera_weights=None):
     from moviefactory.toyworld import ToyWorld
@@ -467,14 +489,33 @@ def _save_fp16(model, path, ema=None):
 
 MINI_STAGES = {  # stage: (domains of its data, frames per clip, frames as images?)
     "vae": (("web", "hd", "movie"), 2, True), "base": (("web", "hd"), 4, True),
-    "spatial": (("web", "hd"), 4, True), "temporal": (("web",), None, False), "movie": (("movie",), None, False)}
+    "spatial": (("web", "hd"), 4, True), "temporal": (("web",), None, False), "movie": (("movie",), None, False),
+    "guidance": (("web", "hd", "movie"), None, False)}   # not in the paper: guidance distilled into the adapters
 MOVIE_SET_SIZE = 2000   # stage 3 sees a small set of movie clips, as the paper's few hundred films
+GUIDED_FILE = "guided/adapters.safetensors"   # the adapters of stage "guidance", beside movie_unet/
 
-def load_mini_unet(model_dir, domains=("web", "hd")):
-    "The mini MovieUNet from `model_dir`: base `unet/` plus the adapters and temporal layers in `movie_unet/` if present."
+def _save_guided(model, path: Path, ema, scale: float):
+    "Save the spatial adapters (float16) that stage 'guidance' trained, with the scale they stand for."
+    if ema is not None: ema.copy_to([p for p in model.parameters() if p.requires_grad])
+    sd = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items() if k.startswith("spatial.")}
+    meta = {"moviefactory": json.dumps({"guidance_scale": scale, "domains": model.domains, "base": model.base_fingerprint()})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path, suffix=".safetensors") as tmp: save_file(sd, str(tmp), metadata=meta)
+
+def load_mini_unet(model_dir, domains=("web", "hd"), guided: bool = False):
+    """The mini MovieUNet from `model_dir`: base `unet/` plus the adapters and temporal layers in `movie_unet/` if present;
+    `guided`: with the adapters of stage "guidance" (`guided/`), which do classifier-free guidance in one pass."""
     from moviefactory.unet import MovieUNet
     m = MovieUNet.from_base(Path(model_dir) / "unet", torch_dtype=torch.float32, domains=domains)
     if (Path(model_dir) / "movie_unet").exists(): m.load_extras(Path(model_dir) / "movie_unet")
+    if guided:
+        f = Path(model_dir) / GUIDED_FILE
+        if not f.is_file():
+            raise MovieFactoryError(f"no guidance-distilled adapters at {f}: train them with `moviefactory train guidance {model_dir}`")
+        sd = load_file(str(f))
+        if set(sd) != {k for k in m.state_dict() if k.startswith("spatial.")}:
+            raise MovieFactoryError(f"the adapters in {f} do not fit the model in {model_dir}: train them on it with stage 'guidance'")
+        m.load_state_dict(sd, strict=False)
     return m.float()
 
 def _process_device():
@@ -487,8 +528,9 @@ def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
                scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, watermark_weight: float = 0.0,
-               **kw) -> dict:
-    """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie); save its weights under `out_dir`.
+               guidance_scale: float | None = None, **kw) -> dict:
+    """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie, guidance); save its weights under `out_dir`.
+    `guidance_scale`: what stage "guidance" distils (default: the mini model's, `pipeline.MINI_GUIDANCE_SCALE`).
     `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model).
     `camera_weights`: one weight per toy camera move (`toyworld.CAMERAS`), uniform by default; `watermark_weight`:
     extra loss weight on the watermark's corner (see `toy_batch`)."""
@@ -525,11 +567,21 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
             if stage == "temporal" and not model.config.temporal_text:
                 model.set_temporal_text(True)          # older checkpoints: their temporal attentions learn to read the text
             if stage == "movie" and "movie" not in model.domains: model.add_domain("movie", init_from="hd")
-            if stage == "temporal" and torch.cuda.is_available(): model.enable_gradient_checkpointing()
-            model.set_stage(stage)
-            loss = movie_loss(ld, frames_as_images=as_images)
+            if stage in ("temporal", "guidance") and torch.cuda.is_available(): model.enable_gradient_checkpointing()
+            if stage == "guidance":
+                if not (init / "movie_unet").is_dir(): raise MovieFactoryError(f"stage 'guidance' distils a trained model: {init}/movie_unet is missing")
+                from moviefactory.pipeline import MINI_GUIDANCE_SCALE
+                guidance_scale = MINI_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+                teacher = load_mini_unet(init).eval().requires_grad_(False).to(_process_device())
+                model.set_stage("spatial")       # the adapters (every domain's norms with them); base and temporal layers stay
+                loss = guidance_loss(ld, teacher, guidance_scale)
+            else:
+                model.set_stage(stage)
+                loss = movie_loss(ld, frames_as_images=as_images)
         res = train_loop(cfg, model, loss, batches)
-        if _is_main(): _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
+        if not _is_main(): pass
+        elif stage == "guidance": _save_guided(res["model"], out_dir / GUIDED_FILE, res["ema"], guidance_scale)
+        else: _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
     summary = {k: v for k, v in res.items() if k not in ("model", "ema")}
     summary.update(stage=stage, batch_clips=batch_size, frames_per_clip=k or 16,
                    final_loss=(read_losses(cfg.output_dir) or [{"loss": float("nan")}])[-1]["loss"])

@@ -50,6 +50,8 @@ def main(argv=None):
     ap.add_argument("--rows", help="score only the model rows whose name contains one of these comma-separated words")
     ap.add_argument("--guidance", default="7.5", help="guidance scale of every sampled row (default 7.5); a comma-separated "
                     "list (e.g. 1,2,7.5) samples every row at each, and names the rows by it")
+    ap.add_argument("--guided", action="store_true", help="the final model with the adapters of training stage 'guidance' "
+                    "(guidance in one pass: sample it with --guidance 1)")
     ap.add_argument("--samplers", help="extra rows for the final model (hd): SAMPLER:STEPS:GUIDANCE_CUTOFF[:DEEP_CACHE],... e.g. dpm:6:0.5,ddim:10:1:2")
     a = ap.parse_args(argv)
     try: scales = [float(g) for g in a.guidance.split(",") if g.strip()]
@@ -68,7 +70,7 @@ def main(argv=None):
     ref = ev.toy_reference_clips(ref_specs, seed=a.seed + 1)         # an independent real set: the toy FVD's reference
     web_specs = ev.toy_eval_prompts(a.n, seed=a.seed, domain="web")
     web = ev.toy_reference_clips(web_specs, seed=a.seed)
-    pipe = MoviePipeline.from_mini(a.model_dir, text_encoder=a.text_encoder, device=dev)
+    pipe = MoviePipeline.from_mini(a.model_dir, text_encoder=a.text_encoder, device=dev, guided=a.guided)
     pipe.set_progress_bar_config(disable=True)
     full = pipe.unet
     bare = MovieUNet.from_base(Path(a.model_dir) / "unet", torch_dtype=torch.float32, domains=full.domains).to(dev).eval()
@@ -108,7 +110,7 @@ def main(argv=None):
         pipe.unet, pipe.scheduler = full, sampler_from(base_sched, kind)
         t0 = time.time()
         clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc, g)
-        score(f"final, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else "")
+        score(f"final{' (guided adapters)' if a.guided else ''}, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else "")
               + tag(g), clips, time.time() - t0, domain="hd", frames_as_images=False, guidance=g)
     pipe.scheduler = base_sched
     (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "guidance": scales[0] if len(scales) == 1 else scales, "rows": rows}, indent=1))

@@ -9,6 +9,8 @@
 # SEED=N draws other toy clips than seed 0 (each call otherwise starts the same clip sequence again); CAMERA_WEIGHTS=3,1,1,1,1
 # skews the camera moves of the toy clips (static, pan left, pan right, zoom in, zoom out); WATERMARK_WEIGHT=2 weighs the
 # watermark's corner more in the loss. GUIDANCE=2 scores at another guidance scale than 7.5.
+# Stage "guidance:MINUTES" distils classifier-free guidance into the adapters (guided/adapters.safetensors); score it
+# with tools/eval_mini.py --guided --guidance 1 --rows none --samplers dpm:6:1.
 set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
