@@ -10,6 +10,8 @@ the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalCon
   channels_last    the same Conv3d on channels_last_3d tensors and weights
   matmul           the frame convolution as one GEMM (3*C_out x C_in) @ (C_in x F*H*W) and a shifted sum of its
                    three outputs; same weights, same result (checked below against conv3d)
+  matmul3          three GEMMs (C_out x C_in) @ (C_in x F*H*W) on frame-shifted views of a padded input, accumulated
+                   into one output (baddbmm): no three-times-larger output for the next GroupNorm to read
 
     python bench/bench_temporal_layers.py            # GPU, paper size
     python bench/bench_temporal_layers.py --tiny     # CPU check of the script
@@ -40,6 +42,18 @@ def frame_conv_mm(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
 
 
+def frame_conv_mm3(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "The same convolution as three accumulating GEMMs on shifted views of the frame-padded input."
+    b, c, f, h, w = x.shape
+    o, hw = conv.out_channels, h * w
+    xp = F.pad(x.reshape(b, c, f, hw), (0, 0, 1, 1)).reshape(b, c, (f + 2) * hw)
+    wt = conv.weight[:, :, :, 0, 0]                                               # (O, C, 3)
+    out = conv.bias.view(1, o, 1).expand(b, o, f * hw)
+    for k in range(3):
+        out = torch.baddbmm(out, wt[:, :, k].expand(b, o, c), xp[:, :, k * hw:(k + f) * hw])
+    return out.view(b, o, f, h, w)
+
+
 def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
@@ -49,7 +63,7 @@ def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, v
     for seq in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
         norm, act, conv = seq[0], seq[1], seq[-1]
         x = act(norm(x))
-        x = frame_conv_mm(conv, x) if variant == "matmul" else conv(x)
+        x = frame_conv_mm(conv, x) if variant == "matmul" else frame_conv_mm3(conv, x) if variant == "matmul3" else conv(x)
     x = identity + x
     return x.permute(0, 2, 1, 3, 4).reshape(bf, -1, h, w)
 
@@ -108,7 +122,7 @@ def main(argv=None):
     with torch.no_grad():                                      # the variants compute what diffusers' layer computes
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
-            for v in ("channels_last", "matmul"):
+            for v in ("channels_last", "matmul", "matmul3"):
                 err = (temporal_conv_forward(l, x, f, v).float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
                 assert err <= 2e-2 * scale, (v, err, scale)
@@ -117,7 +131,7 @@ def main(argv=None):
     rows = []
     modes = ["eager"] + ([] if a.no_compile else ["compiled"])
     shapes = Counter(tuple(x.shape) for _, x, _ in convs)
-    for variant in ("conv3d", "channels_last", "matmul"):
+    for variant in ("conv3d", "channels_last", "matmul", "matmul3"):
         for mode in modes:
             torch._dynamo.reset()
             fn = lambda l, x, f: temporal_conv_forward(l, x, f, variant)
