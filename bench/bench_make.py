@@ -34,6 +34,7 @@ def main(argv=None):
     from moviefactory.make import make_movie
     from moviefactory.compose import probe
     from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
+    from moviefactory.train import GUIDED_FILE, mini_dir
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         movie = make_movie(a.idea, Path(d) / "movie.mp4", scenes=a.scenes, steps=a.steps, frames=a.frames,
@@ -46,7 +47,8 @@ def main(argv=None):
     steps, sampler = (a.steps if a.steps is not None else MINI_STEPS), (a.sampler or MINI_SAMPLER)
     lines = [f"# The main job: {a.scenes} scenes on {cpu}", "",
              f"`make_movie({a.idea!r})`, template script writer, moviefactory-mini, {a.frames} frames per scene at 80x192, "
-             f"{steps} {sampler.upper()} steps with guidance {MINI_GUIDANCE_SCALE:g} on {a.guidance_cutoff:.0%} of them{f', DeepCache every {a.deep_cache} steps' if a.deep_cache > 1 else ''}, upscale {a.upscale}, default sound library; fresh cache.", "",
+             f"{steps} {sampler.upper()} steps, " + ("its guidance-distilled adapters (guidance in one pass)" if (mini_dir() / GUIDED_FILE).is_file()
+             else f"guidance {MINI_GUIDANCE_SCALE:g} on {a.guidance_cutoff:.0%} of them") + f"{f', DeepCache every {a.deep_cache} steps' if a.deep_cache > 1 else ''}, upscale {a.upscale}, default sound library; fresh cache.", "",
              "| stage | seconds | per scene |", "|---|---|---|"]
     for k, s in movie.timings.items():
         lines.append(f"| {k} | {s:.1f} | {s / a.scenes:.2f} |")

@@ -33,6 +33,8 @@ def _add_make(sub):
     v.add_argument("--domain", default="hd", help="look of the clips: the domain-aware norm to use (default hd)")
     v.add_argument("--steps", type=int, help="denoising steps (default 6 for the mini model, 50 for SD2)")
     v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 3 for moviefactory-mini, 7.5 with --sd2)")
+    v.add_argument("--guided", action=argparse.BooleanOptionalAction, default=None,
+                   help="the mini model's guidance-distilled adapters, one U-Net pass per step (default: on when it has them and --guidance is not given)")
     v.add_argument("--guidance-cutoff", type=float, default=1.0, help="fraction of the steps (the first) that use guidance (default 1)")
     v.add_argument("--sampler", choices=SAMPLERS, help="denoising sampler (default dpm for the mini model, SD2's own DDIM with --sd2)")
     v.add_argument("--deep-cache", type=int, default=1, help="run the whole U-Net every N steps, its outer layers in between (DeepCache; default 1: off)")
@@ -57,7 +59,7 @@ def _make(args) -> int:
     if args.idea is None and args.script is None: raise MovieFactoryError("no idea given: moviefactory make \"a line of text\" (or --script FILE)")
     movie = make_movie(args.idea, args.output, scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
                        base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
-                       sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance,
+                       sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance, guided=args.guided,
                        guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
                        frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
                        library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,

@@ -49,8 +49,8 @@ def video_model_id(model=None, sd2=None, extras=None) -> str:
     from moviefactory.train import mini_dir
     return weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
 
-def load_video_model(model=None, sd2=None, extras=None, device="auto"):
-    "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one), or `sd2` + `extras`."
+def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: bool = False):
+    "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one; `guided`: its guidance-distilled adapters), or `sd2` + `extras`."
     from moviefactory.pipeline import MoviePipeline
     from moviefactory.train import mini_dir
     if sd2 is not None:
@@ -59,7 +59,7 @@ def load_video_model(model=None, sd2=None, extras=None, device="auto"):
         return MoviePipeline.from_sd2(sd2, extras=extras, device=device)
     d = Path(model) if model else mini_dir()
     if not d.is_dir(): raise MovieFactoryError(f"no video model folder at {d}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
-    return MoviePipeline.from_mini(d, device=device)
+    return MoviePipeline.from_mini(d, device=device, guided=guided)
 
 # %% ../nbs/15_make.ipynb #2c6510fe
 def _scene_seed(seed: int, i: int) -> int: return int(seed) * 1000 + i
@@ -86,7 +86,7 @@ def _quiet_loaders():
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
-               guidance: float | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
+               guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
@@ -126,20 +126,27 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     pipe, mid = None, None
     with _stage("video", timings):
         from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
+        from moviefactory.train import GUIDED_FILE, mini_dir
         mid = video_model_id(model, sd2, extras)
         steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
         sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
-        guidance_ = guidance if guidance is not None else (7.5 if sd2 is not None else MINI_GUIDANCE_SCALE)
+        # the mini model's guidance-distilled adapters (one U-Net pass per step) when it has them and no scale is asked for
+        has_guided = sd2 is None and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
+        guided_ = has_guided and guidance is None if guided is None else bool(guided)
+        if guided_ and not has_guided:
+            raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
+        guidance_ = guidance if guidance is not None else (7.5 if sd2 is not None else 1.0 if guided_ else MINI_GUIDANCE_SCALE)
         settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
                         sampler=sampler_, guidance_cutoff=guidance_cutoff)
         if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
+        if guided_: settings["guided"] = True
         keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
         vc = cache("clips")
         todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
         if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
         if todo:
             import torch
-            pipe = load_video_model(model, sd2, extras, device)
+            pipe = load_video_model(model, sd2, extras, device, guided=guided_)
             if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
             pipe.set_progress_bar_config(disable=True)
             bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
