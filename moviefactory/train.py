@@ -579,9 +579,9 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
                 model.set_stage(stage)
                 loss = movie_loss(ld, frames_as_images=as_images)
         res = train_loop(cfg, model, loss, batches)
-        if not _is_main(): pass
-        elif stage == "guidance": _save_guided(res["model"], out_dir / GUIDED_FILE, res["ema"], guidance_scale)
-        else: _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
+        if _is_main():
+            if stage == "guidance": _save_guided(res["model"], out_dir / GUIDED_FILE, res["ema"], guidance_scale)
+            else: _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
     summary = {k: v for k, v in res.items() if k not in ("model", "ema")}
     summary.update(stage=stage, batch_clips=batch_size, frames_per_clip=k or 16,
                    final_loss=(read_losses(cfg.output_dir) or [{"loss": float("nan")}])[-1]["loss"])
