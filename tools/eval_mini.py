@@ -57,6 +57,7 @@ def main(argv=None):
     try: scales = [float(g) for g in a.guidance.split(",") if g.strip()]
     except ValueError: ap.error(f"--guidance {a.guidance!r}: give numbers separated by commas, e.g. 2 or 1,2,7.5")
     tag = (lambda g: f" (guidance {g:g})") if len(scales) > 1 else (lambda g: "")
+    guided = " (guided adapters)" if a.guided else ""           # on every row that samples the final model
     from moviefactory.pipeline import MoviePipeline
     from moviefactory import eval as ev
     from moviefactory.train import load_mini_unet
@@ -102,7 +103,7 @@ def main(argv=None):
         pipe.unet = unet
         t0 = time.time()
         clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch, guidance=g)
-        score(name + tag(g), clips, time.time() - t0, domain=dom, frames_as_images=images, guidance=g)
+        score(name + (guided if unet is full else "") + tag(g), clips, time.time() - t0, domain=dom, frames_as_images=images, guidance=g)
     from moviefactory.pipeline import sampler_from
     base_sched = pipe.scheduler
     for spec, g in ((s, g) for s in (a.samplers.split(",") if a.samplers else []) for g in scales):
@@ -110,7 +111,7 @@ def main(argv=None):
         pipe.unet, pipe.scheduler = full, sampler_from(base_sched, kind)
         t0 = time.time()
         clips = sample(pipe, prompts, "hd", False, steps, a.seed, a.batch, cutoff, dc, g)
-        score(f"final{' (guided adapters)' if a.guided else ''}, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else "")
+        score(f"final{guided}, hd: {kind} {steps} steps, guidance on {cutoff:.0%} of them" + (f", DeepCache every {dc}" if dc > 1 else "")
               + tag(g), clips, time.time() - t0, domain="hd", frames_as_images=False, guidance=g)
     pipe.scheduler = base_sched
     (out / "eval.json").write_text(json.dumps({"n": a.n, "steps": a.steps, "seed": a.seed, "guidance": scales[0] if len(scales) == 1 else scales, "rows": rows}, indent=1))
