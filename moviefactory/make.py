@@ -125,7 +125,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     pipe, mid = None, None
     with _stage("video", timings):
-        from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
+        from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
         from moviefactory.train import GUIDED_FILE, mini_dir
         mid = video_model_id(model, sd2, extras)
         steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
@@ -135,7 +135,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         guided_ = has_guided and guidance is None if guided is None else bool(guided)
         if guided_ and not has_guided:
             raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
-        guidance_ = guidance if guidance is not None else (7.5 if sd2 is not None else 1.0 if guided_ else MINI_GUIDANCE_SCALE)
+        guidance_ = guidance if guidance is not None else default_guidance_scale(sd2 is not None, guided_)
         settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
                         sampler=sampler_, guidance_cutoff=guidance_cutoff)
         if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #ddc7b6b5
 from __future__ import annotations
-import json, math, os, time
+import copy, json, math, os, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Callable, Iterator
@@ -479,10 +479,10 @@ def _world(domains, num_frames, seed, split="train", size=10**9, camera_weights=
     return ToyWorld(seed=seed, domains=domains, num_frames=num_frames, height=MINI_SIZE[0], width=MINI_SIZE[1],
                     held_out=0.1, split=split, size=size, camera_weights=camera_weights)
 
-def _save_fp16(model, path, ema=None):
-    "Copy the EMA weights in (if any) and save in float16 shards small enough to travel (15 MB)."
+def _save_fp16(model, path, ema=None, **extras_kw):
+    "Copy the EMA weights in (if any) and save in float16 shards small enough to travel (15 MB); a MovieUNet its extras."
     if ema is not None: ema.copy_to([p for p in model.parameters() if p.requires_grad])
-    if hasattr(model, "save_extras"): model.save_extras(path, dtype=torch.float16)
+    if hasattr(model, "save_extras"): model.save_extras(path, dtype=torch.float16, **extras_kw)
     else:
         model.to(torch.float16).save_pretrained(path, safe_serialization=True, max_shard_size="15MB")
         model.to(torch.float32)
@@ -494,14 +494,6 @@ MINI_STAGES = {  # stage: (domains of its data, frames per clip, frames as image
 MOVIE_SET_SIZE = 2000   # stage 3 sees a small set of movie clips, as the paper's few hundred films
 GUIDED_FILE = "guided/adapters.safetensors"   # the adapters of stage "guidance", beside movie_unet/
 
-def _save_guided(model, path: Path, ema, scale: float):
-    "Save the spatial adapters (float16) that stage 'guidance' trained, with the scale they stand for."
-    if ema is not None: ema.copy_to([p for p in model.parameters() if p.requires_grad])
-    sd = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items() if k.startswith("spatial.")}
-    meta = {"moviefactory": json.dumps({"guidance_scale": scale, "domains": model.domains, "base": model.base_fingerprint()})}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path, suffix=".safetensors") as tmp: save_file(sd, str(tmp), metadata=meta)
-
 def load_mini_unet(model_dir, domains=("web", "hd"), guided: bool = False):
     """The mini MovieUNet from `model_dir`: base `unet/` plus the adapters and temporal layers in `movie_unet/` if present;
     `guided`: with the adapters of stage "guidance" (`guided/`), which do classifier-free guidance in one pass."""
@@ -512,10 +504,7 @@ def load_mini_unet(model_dir, domains=("web", "hd"), guided: bool = False):
         f = Path(model_dir) / GUIDED_FILE
         if not f.is_file():
             raise MovieFactoryError(f"no guidance-distilled adapters at {f}: train them with `moviefactory train guidance {model_dir}`")
-        sd = load_file(str(f))
-        if set(sd) != {k for k in m.state_dict() if k.startswith("spatial.")}:
-            raise MovieFactoryError(f"the adapters in {f} do not fit the model in {model_dir}: train them on it with stage 'guidance'")
-        m.load_state_dict(sd, strict=False)
+        m.load_extras(f)                     # the spatial adapters alone (save_extras' parts), over movie_unet's
     return m.float()
 
 def _process_device():
@@ -572,15 +561,19 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
                 if not (init / "movie_unet").is_dir(): raise MovieFactoryError(f"stage 'guidance' distils a trained model: {init}/movie_unet is missing")
                 from moviefactory.pipeline import MINI_GUIDANCE_SCALE
                 guidance_scale = MINI_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
-                teacher = load_mini_unet(init).eval().requires_grad_(False).to(_process_device())
                 model.set_stage("spatial")       # the adapters (every domain's norms with them); base and temporal layers stay
+                # the teacher: a frozen copy of the adapters on the very same (frozen) base and temporal layers
+                teacher = copy.deepcopy(model, {id(model.unet): model.unet, id(model.temporal): model.temporal})
+                teacher.spatial.requires_grad_(False)
+                teacher.to(_process_device())
                 loss = guidance_loss(ld, teacher, guidance_scale)
             else:
                 model.set_stage(stage)
                 loss = movie_loss(ld, frames_as_images=as_images)
         res = train_loop(cfg, model, loss, batches)
         if _is_main():
-            if stage == "guidance": _save_guided(res["model"], out_dir / GUIDED_FILE, res["ema"], guidance_scale)
+            if stage == "guidance":
+                _save_fp16(res["model"], out_dir / GUIDED_FILE, res["ema"], parts=("spatial",), info={"guidance_scale": guidance_scale})
             else: _save_fp16(res["model"], out_dir / ("unet" if stage == "base" else "movie_unet"), res["ema"])
     summary = {k: v for k, v in res.items() if k not in ("model", "ema")}
     summary.update(stage=stage, batch_clips=batch_size, frames_per_clip=k or 16,

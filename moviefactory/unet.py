@@ -26,7 +26,7 @@ from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
 from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
 
 # %% auto #0
-__all__ = ['STAGES', 'EXTRAS_FILE', 'MovieUNetOutput', 'MovieUNet']
+__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'MovieUNet', 'extras_info']
 
 # %% ../nbs/06_unet.ipynb #790d795b
 STAGES = {"spatial": ("spatial.",), "temporal": ("temporal.",), "movie": ("spatial.",), "frozen": ()}
@@ -308,34 +308,48 @@ def _extras_path(path) -> Path:
     p = Path(path)
     return p if p.suffix == ".safetensors" else p / EXTRAS_FILE
 
+EXTRAS_PARTS = ("spatial", "temporal")
+
 @patch
-def save_extras(self: MovieUNet, path, dtype: torch.dtype | None = None) -> Path:
-    "Write the adapters and temporal layers alone to `path` (a folder, or a .safetensors file); returns the file."
+def save_extras(self: MovieUNet, path, dtype: torch.dtype | None = None, parts: Sequence[str] = EXTRAS_PARTS,
+                info: dict | None = None) -> Path:
+    """Write the adapters and temporal layers alone to `path` (a folder, or a .safetensors file); returns the file.
+    `parts`: only these (`spatial`, `temporal`); `info`: more JSON-ready metadata, read back by `extras_info`."""
+    if not parts or set(parts) - set(EXTRAS_PARTS): raise MovieFactoryError(f"parts {parts!r}: name some of {EXTRAS_PARTS}")
     f = _extras_path(path)
     sd = {k: v.detach().to("cpu", dtype if dtype is not None and v.is_floating_point() else v.dtype).contiguous()
-          for k, v in self.extras_state_dict().items()}
-    meta = {"moviefactory": json.dumps({"domains": self.domains, "max_frames": self.config.max_frames,
-                                         "temporal_text": self.config.temporal_text, "base": self.base_fingerprint()})}
+          for k, v in self.extras_state_dict().items() if k.split(".")[0] in parts}
+    meta = {"moviefactory": json.dumps({**(info or {}), "domains": self.domains, "max_frames": self.config.max_frames,
+                                         "temporal_text": self.config.temporal_text, "base": self.base_fingerprint(),
+                                         "parts": list(parts)})}
+    f.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(f, suffix=".safetensors") as tmp: save_file(sd, str(tmp), metadata=meta)
     return f
 
-@patch
-def load_extras(self: MovieUNet, path) -> MovieUNet:
-    "Load adapters and temporal layers saved by `save_extras`, with their domains, onto this model's base."
+def extras_info(path) -> dict:
+    "The metadata `save_extras` wrote in the extras file at `path` (its domains, parts, base fingerprint and `info`)."
     f = _extras_path(path)
     if not f.is_file(): raise MovieFactoryError(f"no extras file at {f}: give the folder or file written by save_extras")
     try:
-        with safe_open(str(f), "pt") as fh: info = json.loads((fh.metadata() or {})["moviefactory"])
+        with safe_open(str(f), "pt") as fh: return json.loads((fh.metadata() or {})["moviefactory"])
     except Exception: raise MovieFactoryError(f"{f} is not a MovieFactory extras file: write one with MovieUNet.save_extras") from None
+
+@patch
+def load_extras(self: MovieUNet, path) -> MovieUNet:
+    "Load adapters and temporal layers (or the parts saved) from `save_extras`, with their domains, onto this model's base."
+    f, info = _extras_path(path), extras_info(path)
+    parts = tuple(info.get("parts", EXTRAS_PARTS))
     if info["base"] != self.base_fingerprint():
         raise MovieFactoryError(f"the extras in {f} were made for a base U-Net of another architecture: load them onto the base they were trained on")
     if info["max_frames"] != self.config.max_frames:
         raise MovieFactoryError(f"the extras in {f} have max_frames={info['max_frames']}, this model {self.config.max_frames}: build it with max_frames={info['max_frames']}")
+    if "temporal" not in parts and bool(info.get("temporal_text", False)) != bool(self.config.temporal_text):
+        raise MovieFactoryError(f"the adapters in {f} were trained with temporal_text={info.get('temporal_text')}: load them onto such a model")
     self._set_domains(info["domains"])
     self.set_temporal_text(info.get("temporal_text", False), keep=False)
     p = next(self.unet.parameters())
     missing, unexpected = self.load_state_dict(load_file(str(f), device=str(p.device)), strict=False)
-    missing = [k for k in missing if not k.startswith("unet.")]
+    missing = [k for k in missing if k.split(".")[0] in parts]
     if missing or unexpected:
         raise MovieFactoryError(f"the extras in {f} do not match this model ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     return self

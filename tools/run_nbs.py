@@ -9,7 +9,7 @@ unless `--flags` names them:
     python tools/run_nbs.py nbs/07_train.ipynb --flags slow   # also the slow cells
     python tools/run_nbs.py nbs/13_eval.ipynb --keep-skipped  # fast cells; flagged cells keep their stored outputs
 """
-import argparse, os, sys, time
+import argparse, subprocess, os, sys, time
 from pathlib import Path
 
 from execnb.nbio import read_nb, write_nb
@@ -54,4 +54,6 @@ if __name__ == "__main__":
     for fn in a.notebooks:
         secs = run_nb(fn.resolve(), a.flags.split(), a.keep_skipped)
         print(f"{fn}: {secs:.1f}s", file=sys.stderr)
-    os.system("nbdev_clean")
+    # nbdev_clean of this Python's environment (it may not be on PATH), on the notebooks just run
+    clean = Path(sys.executable).parent / "nbdev_clean"
+    for fn in a.notebooks: subprocess.run([str(clean) if clean.exists() else "nbdev_clean", "--fname", str(fn)], check=True)
