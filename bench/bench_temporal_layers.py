@@ -12,6 +12,14 @@ the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalCon
                    three outputs; same weights, same result (checked below against conv3d)
   matmul3          three GEMMs (C_out x C_in) @ (C_in x F*H*W) on frame-shifted views of a padded input, accumulated
                    into one output (baddbmm): no three-times-larger output for the next GroupNorm to read
+  conv2d           the frame convolution as a Conv2d with a (3, 1) kernel over (frames, H*W)
+  im2col           one GEMM (C_out x 3*C_in) over the input stacked with its two frame-shifted copies (the GroupNorm
+                   before it can write the stack; the next one reads a single output)
+Variants of the temporal attention (diffusers' `TransformerTemporalModel`):
+  diffusers        as diffusers runs it (SDPA picks its backend: cuDNN on Hopper)
+  flash, efficient, cudnn, math
+                   SDPA limited to that backend (torch.nn.attention.sdpa_kernel) inside the compiled function
+  fused            the frame self-attention's q, k, v projections fused into one GEMM (diffusers' fuse_projections)
 
     python bench/bench_temporal_layers.py            # GPU, paper size
     python bench/bench_temporal_layers.py --tiny     # CPU check of the script
@@ -54,6 +62,26 @@ def frame_conv_mm3(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     return out.view(b, o, f, h, w)
 
 
+def frame_conv_2d(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "The same convolution as a Conv2d with a (3, 1) kernel over the (frames, H*W) plane."
+    b, c, f, h, w = x.shape
+    y = F.conv2d(x.reshape(b, c, f, h * w), conv.weight[..., 0], conv.bias, padding=(1, 0))
+    return y.view(b, -1, f, h, w)
+
+
+def frame_conv_im2col(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "The same convolution as one GEMM (C_out x 3*C_in) over the input stacked with its two frame-shifted copies."
+    b, c, f, h, w = x.shape
+    o, hw = conv.out_channels, h * w
+    xp = F.pad(x.reshape(b, c, f, hw), (0, 0, 1, 1))                              # (B, C, F+2, HW)
+    cols = torch.cat([xp[:, :, k:k + f] for k in range(3)], dim=1)               # (B, 3C, F, HW): taps f-1, f, f+1
+    wt = conv.weight[:, :, :, 0, 0].permute(0, 2, 1).reshape(o, 3 * c)          # (O, 3C), tap-major like cols
+    return (wt @ cols.reshape(b, 3 * c, f * hw) + conv.bias.view(1, o, 1)).view(b, o, f, h, w)
+
+
+FRAME_CONVS = {"matmul": frame_conv_mm, "matmul3": frame_conv_mm3, "conv2d": frame_conv_2d, "im2col": frame_conv_im2col}
+
+
 def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
@@ -63,9 +91,43 @@ def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, v
     for seq in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
         norm, act, conv = seq[0], seq[1], seq[-1]
         x = act(norm(x))
-        x = frame_conv_mm(conv, x) if variant == "matmul" else frame_conv_mm3(conv, x) if variant == "matmul3" else conv(x)
+        x = FRAME_CONVS[variant](conv, x) if variant in FRAME_CONVS else conv(x)
     x = identity + x
     return x.permute(0, 2, 1, 3, 4).reshape(bf, -1, h, w)
+
+
+def attention_fn(variant):
+    "A function running a temporal attention layer the `variant` way."
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    backends = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+                "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}
+    if variant in backends:
+        def fn(l, x, f, e):
+            with sdpa_kernel([backends[variant]]): return mu.apply_temporal(l, x, f, e)
+        return fn
+    return lambda l, x, f, e: mu.apply_temporal(l, x, f, e)
+
+
+def fuse_frame_attention(layer) -> None:
+    "Fuse q, k, v of each frame self-attention of a TransformerTemporalModel (in place)."
+    from diffusers.models.attention_processor import AttnProcessor2_0, FusedAttnProcessor2_0
+    for blk in layer.transformer_blocks:
+        for attn in (blk.attn1, blk.attn2):
+            if attn is not None and type(attn.processor) is AttnProcessor2_0 and not attn.is_cross_attention:
+                attn.fuse_projections(fuse=True); attn.set_processor(FusedAttnProcessor2_0())
+
+
+def profile_kernels(fn, args, dev, top=12):
+    "Kernel names and ms per call of `fn(*args)` (after warm-up), the `top` longest."
+    from torch.profiler import ProfilerActivity, profile
+    for _ in range(3): fn(*args)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(5): fn(*args)
+        torch.cuda.synchronize()
+    rows = [(e.key, (getattr(e, "self_device_time_total", 0) or 0) / 5e3, e.count // 5) for e in prof.key_averages()]
+    rows = sorted([r for r in rows if r[1] > 0], key=lambda r: -r[1])
+    return rows[:top], sum(r[1] for r in rows)
 
 
 def record_inputs(model, sample, t, text):
@@ -105,6 +167,10 @@ def timeit(fn, dev, reps):
 def main(argv=None):
     p = argparse.ArgumentParser(); p.add_argument("--tiny", action="store_true"); p.add_argument("--out")
     p.add_argument("--reps", type=int, default=20); p.add_argument("--no-compile", action="store_true")
+    p.add_argument("--conv-variants", default="conv3d,channels_last,matmul,matmul3,conv2d,im2col")
+    p.add_argument("--attn-variants", default="diffusers,flash,efficient,cudnn,math,fused")
+    p.add_argument("--eager", action="store_true", help="time eager runs too (default: compiled only on a GPU)")
+    p.add_argument("--profile", action="store_true", help="list the kernels of each compiled variant on the largest input")
     a = p.parse_args(argv)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
@@ -122,16 +188,23 @@ def main(argv=None):
     with torch.no_grad():                                      # the variants compute what diffusers' layer computes
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
-            for v in ("channels_last", "matmul", "matmul3"):
+            for v in ("channels_last", *FRAME_CONVS):
                 err = (temporal_conv_forward(l, x, f, v).float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
                 assert err <= 2e-2 * scale, (v, err, scale)
     for k in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, k): setattr(torch._dynamo.config, k, 4096)   # one graph per layer and shape
     rows = []
-    modes = ["eager"] + ([] if a.no_compile else ["compiled"])
+    modes = (["eager"] if a.eager or a.no_compile or dev.type != "cuda" else []) + ([] if a.no_compile else ["compiled"])
+    kernel_lines = []
+    def maybe_profile(label, fn, args):
+        if not (a.profile and dev.type == "cuda"): return
+        with torch.no_grad(): top, total = profile_kernels(fn, args, dev)
+        kernel_lines.extend(["", f"Kernels of one {label} on {tuple(args[1].shape)}: {total:.2f} ms", "",
+                             "| kernel | calls | ms |", "|---|---:|---:|"] +
+                            [f"| `{k[:110]}` | {n} | {ms:.3f} |" for k, ms, n in top])
     shapes = Counter(tuple(x.shape) for _, x, _ in convs)
-    for variant in ("conv3d", "channels_last", "matmul", "matmul3"):
+    for variant in a.conv_variants.split(","):
         for mode in modes:
             torch._dynamo.reset()
             fn = lambda l, x, f: temporal_conv_forward(l, x, f, variant)
@@ -140,21 +213,29 @@ def main(argv=None):
             with torch.no_grad():
                 ms = sum(n * timeit(lambda: fn(l, x, f), dev, a.reps) for (l, x, f), n in one_per_shape(convs))
             rows.append(("temporal ResBlocks", variant, mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
-    for mode in modes:
-        torch._dynamo.reset()
-        fn = lambda l, x, f, e: mu.apply_temporal(l, x, f, e)
-        if mode == "compiled": fn = torch.compile(fn, dynamic=False)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            ms = sum(n * timeit(lambda: fn(l, x, f, e), dev, a.reps) for (l, x, f, e), n in one_per_shape(attns))
-        rows.append(("temporal attentions", "diffusers", mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
+            if mode == "compiled": maybe_profile(f"temporal ResBlock ({variant})", fn, convs[0])
+    for variant in a.attn_variants.split(","):               # 'fused' changes the layers in place: keep it last
+        if variant == "fused":
+            for l, *_ in attns: fuse_frame_attention(l)
+        for mode in modes:
+            torch._dynamo.reset()
+            fn = attention_fn(variant)
+            if mode == "compiled": fn = torch.compile(fn, dynamic=False)
+            t0 = time.perf_counter()
+            try:
+                with torch.no_grad():
+                    ms = sum(n * timeit(lambda: fn(l, x, f, e), dev, a.reps) for (l, x, f, e), n in one_per_shape(attns))
+            except Exception as err:                     # a backend may not take these shapes
+                print(f"{variant} {mode}: {type(err).__name__}: {str(err)[:200]}", flush=True); ms = float("nan")
+            rows.append(("temporal attentions", variant, mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
+            if mode == "compiled" and ms == ms: maybe_profile(f"temporal attention ({variant})", fn, attns[0])
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Temporal layers of one MovieUNet step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {frames} frames of latent {h}x{w}, {str(dtype)[6:]}; "
              f"{len(convs)} temporal ResBlocks ({', '.join(f'{n}x {s}' for s, n in shapes.items())}), {len(attns)} temporal "
              f"attentions; each layer timed alone on the input it meets in the step (median of {a.reps}; one layer per input shape, times its count), summed.", "",
              "| layers | variant | mode | ms per step | wall s (incl. compile) |", "|---|---|---|---:|---:|"]
-    lines += [f"| {k} | {v} | {m} | {ms:.1f} | {s:.0f} |" for k, v, m, ms, s in rows]
+    lines += [f"| {k} | {v} | {m} | {ms:.1f} | {s:.0f} |" for k, v, m, ms, s in rows] + kernel_lines
     table = "\n".join(lines); print(table)
     if a.out: Path(a.out).write_text(table + "\n")
 

@@ -69,6 +69,13 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps per model and mode (default 3 GPU, 1 CPU)")
     p.add_argument("--repeats", type=int, default=None, help="timed steps per model and mode (default 10 GPU, 3 CPU)")
     p.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
+    p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col"],
+                   help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
+    p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
+    p.add_argument("--coordinate-descent", action="store_true",
+                   help="Inductor's coordinate-descent tuning of its Triton kernels (every model; longer compiles)")
+    p.add_argument("--cuda-graph", action="store_true",
+                   help="also time each compiled step replayed from a CUDA graph (mode 'compiled+graph': no launch gaps)")
     p.add_argument("--channels-last", action="store_true", help="2-D convolutions and latents in channels_last")
     p.add_argument("--no-cudnn-sdpa", action="store_true",
                    help="keep SDPA off its cuDNN backend (torch picks it first on Hopper): flash / memory-efficient kernels instead")
@@ -99,6 +106,17 @@ def time_steps(fn, dev, warmup, repeats):
         else:
             t0 = time.perf_counter(); fn(); times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def cuda_graph(fn):
+    "`fn` (a step) captured once in a CUDA graph (as torch.compile's reduce-overhead mode does); returns its replay."
+    side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2): fn()
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g): fn()
+    return g.replay
 
 
 def matmul_ceiling(dev, dtype, tiny):
@@ -136,14 +154,14 @@ def fuse_qkv(model) -> int:
     return n
 
 
-def frame_convs_as_matmul(model) -> int:
-    "Run every temporal ResBlock of `model` through bench_temporal_layers' matmul variant; returns how many."
+def frame_convs_as_matmul(model, variant: str = "matmul") -> int:
+    "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d); returns how many."
     import types
     from diffusers.models.resnet import TemporalConvLayer
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_temporal_layers import temporal_conv_forward
     layers = [m for m in model.modules() if isinstance(m, TemporalConvLayer)]
-    for m in layers: m.forward = types.MethodType(lambda self, h, num_frames=1: temporal_conv_forward(self, h, num_frames, "matmul"), m)
+    for m in layers: m.forward = types.MethodType(lambda self, h, num_frames=1: temporal_conv_forward(self, h, num_frames, variant), m)
     return len(layers)
 
 
@@ -162,7 +180,7 @@ def build(name, a, dev, dtype):
         if name in ("movie", "movie-images", "movie-fused", "movie-mm"):
             model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"])
             if name == "movie-fused": fuse_qkv(model)
-            if name == "movie-mm": frame_convs_as_matmul(model)
+            if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
         elif name == "sd2-images":
@@ -201,11 +219,18 @@ def run_model(name, a, dev, dtype, ceiling, t_start, rows):
         rows.append(dict(model=name, mode="build", note=short_error(e))); return
     step = lambda m: call(m)
     flops = None
-    modes = ["eager"] + ([] if a.no_compile else ["compiled"])
+    modes = ([] if a.compiled_only and not a.no_compile else ["eager"]) + ([] if a.no_compile else ["compiled"])
+    if a.cuda_graph and dev.type == "cuda" and not a.no_compile: modes.append("compiled+graph")
+    runner = replay = None
     for mode in modes:
         row = dict(model=name, mode=mode, params=params)
         try:
-            if mode == "compiled":
+            if mode == "compiled+graph":
+                if runner is None: raise RuntimeError("no compiled step to capture")
+                with torch.no_grad(): replay = cuda_graph(lambda: step(runner))
+            elif mode == "compiled":
+                if flops is None:
+                    with torch.no_grad(): flops = count_flops(lambda: step(model))
                 if time.time() - t_start > a.budget_s:
                     row["note"] = f"skipped: past --budget-s {a.budget_s:.0f} s"; rows.append(row); continue
                 torch._dynamo.reset()
@@ -219,7 +244,7 @@ def run_model(name, a, dev, dtype, ceiling, t_start, rows):
                     if flops is None: flops = count_flops(lambda: step(model))
             if dev.type == "cuda": gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
             with torch.no_grad():
-                row["ms"] = time_steps(lambda: step(runner), dev, a.warmup, a.repeats)
+                row["ms"] = time_steps(replay if mode == "compiled+graph" else lambda: step(runner), dev, a.warmup, a.repeats)
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated(dev) / 2 ** 30
             if flops is not None:
                 row["tflop"] = flops / 1e12
@@ -230,7 +255,8 @@ def run_model(name, a, dev, dtype, ceiling, t_start, rows):
             row["note"] = short_error(e)
         rows.append(row)
         print(f"  {name:13} {mode:8} " + (f"{row['ms']:9.1f} ms/step" if "ms" in row else row.get("note", "")), flush=True)
-        runner = None
+        if mode != "compiled": runner = None        # (compiled+graph captures the compiled step)
+        replay = None
     del model, call
     gc.collect()
     if dev.type == "cuda": torch.cuda.empty_cache()
@@ -266,6 +292,9 @@ def main(argv=None):
         torch.backends.cudnn.allow_tf32 = True
         if a.no_cudnn_sdpa: torch.backends.cuda.enable_cudnn_sdp(False)
         torch.backends.cudnn.benchmark = True
+        if a.coordinate_descent:
+            import torch._inductor.config as inductor_config
+            inductor_config.coordinate_descent_tuning = True
         torch.set_float32_matmul_precision("high")
     devname = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or "cpu")
     slug = "cpu" if dev.type == "cpu" else re.sub(r"[^a-z0-9]+", "_", devname.lower()).strip("_")
@@ -279,7 +308,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from diffusers import UNet2DConditionModel
 from diffusers.models.resnet import ResnetBlock2D, TemporalConvLayer
@@ -16,8 +17,8 @@ from diffusers.models.transformers.transformer_temporal import TransformerTempor
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['pretrained_spatial_layers', 'temporal_resblock', 'ClipTextAttnProcessor', 'temporal_attention', 'apply_temporal',
-           'randomize_zero_init', 'temporal_layers']
+__all__ = ['pretrained_spatial_layers', 'frame_conv_gemm', 'FrameConvLayer', 'temporal_resblock', 'ClipTextAttnProcessor',
+           'temporal_attention', 'apply_temporal', 'randomize_zero_init', 'temporal_layers']
 
 # %% ../nbs/05_temporal.ipynb #744534de
 def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.Module]]:
@@ -38,10 +39,34 @@ def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.
     return out
 
 # %% ../nbs/05_temporal.ipynb #052a8c6c
-def temporal_resblock(channels: int, groups: int = 32, dropout: float = 0.0) -> TemporalConvLayer:
+def frame_conv_gemm(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "`conv` (a (3,1,1) kernel, padding (1,0,0)) on `x` (B, C, F, H, W) as one GEMM over channels and a sum of its three frame-shifted outputs."
+    b, c, f, h, w = x.shape
+    o = conv.out_channels
+    wt = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).reshape(3 * o, c)         # (3*O, C): the taps for frames f-1, f, f+1
+    y = (wt @ x.reshape(b, c, f * h * w)).view(b, 3, o, f, h * w)
+    out = y[:, 1] + F.pad(y[:, 0, :, :-1], (0, 0, 1, 0)) + F.pad(y[:, 2, :, 1:], (0, 0, 0, 1))
+    return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
+
+class FrameConvLayer(TemporalConvLayer):
+    """diffusers' `TemporalConvLayer` (same weights and result) whose frame convolutions, under `torch.compile`, run as
+    GEMMs (`frame_conv_gemm`): Inductor fuses the shifted sum into the next GroupNorm, and cuBLAS beats cuDNN's Conv3d
+    with its layout changes. Eager runs keep cuDNN's Conv3d (faster there). `gemm`: True/False forces one path."""
+    gemm: bool | None = None
+    def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
+        if not (torch.compiler.is_compiling() if self.gemm is None else self.gemm): return super().forward(hidden_states, num_frames)
+        bf, c, h, w = hidden_states.shape
+        x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
+        identity = x
+        for block in (self.conv1, self.conv2, self.conv3, self.conv4):
+            for m in block[:-1]: x = m(x)                                       # GroupNorm, SiLU (, Dropout)
+            x = frame_conv_gemm(block[-1], x)
+        return (identity + x).permute(0, 2, 1, 3, 4).reshape(bf, -1, h, w)
+
+def temporal_resblock(channels: int, groups: int = 32, dropout: float = 0.0) -> FrameConvLayer:
     "A temporal ResBlock of 1-D convolutions over frames (diffusers' `TemporalConvLayer`); its last conv starts at zero."
     if channels % groups: raise MovieFactoryError(f"{channels} channels do not split into {groups} groups: pick another norm_num_groups")
-    return TemporalConvLayer(channels, channels, dropout=dropout, norm_num_groups=groups)
+    return FrameConvLayer(channels, channels, dropout=dropout, norm_num_groups=groups)
 
 # %% ../nbs/05_temporal.ipynb #ef292819
 class ClipTextAttnProcessor:
