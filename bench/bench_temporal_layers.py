@@ -37,17 +37,7 @@ from diffusers import UNet2DConditionModel
 from diffusers.models.resnet import TemporalConvLayer
 import moviefactory.unet as mu
 from moviefactory.spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG
-from moviefactory.temporal import randomize_zero_init
-
-
-def frame_conv_mm(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    "Conv3d with a (3,1,1) kernel and padding (1,0,0) on (B, C, F, H, W), as one GEMM and a shifted sum."
-    b, c, f, h, w = x.shape
-    o = conv.out_channels
-    wt = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).reshape(3 * o, c)          # (3*O, C): taps f-1, f, f+1
-    y = (wt @ x.reshape(b, c, f * h * w)).view(b, 3, o, f, h * w)
-    out = y[:, 1] + F.pad(y[:, 0, :, :-1], (0, 0, 1, 0)) + F.pad(y[:, 2, :, 1:], (0, 0, 0, 1))
-    return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
+from moviefactory.temporal import frame_conv_gemm as frame_conv_mm, randomize_zero_init   # the package's GEMM frame convolution
 
 
 def frame_conv_mm3(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:

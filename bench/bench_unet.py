@@ -11,8 +11,9 @@ guidance batch 2, bf16, eager and `torch.compile`. Models, all on the same input
   sd2-images    the bare SD2 U-Net on the 16 frames as 32 images (the base's cost)
   movie-fused   (asked for by name) movie with each self-attention's q, k, v and each cross-attention's k, v
                 projections fused into one matmul (diffusers' Attention.fuse_projections + FusedAttnProcessor2_0)
-  movie-mm      (asked for by name) movie with each temporal ResBlock's frame convolutions run as one GEMM and a
-                shifted sum (bench/bench_temporal_layers.py's "matmul" variant) instead of cuDNN Conv3d
+  movie-mm      (asked for by name) movie with each temporal ResBlock run as bench/bench_temporal_layers.py's
+                --frame-conv variant (matmul: what the package's FrameConvLayer does under torch.compile, eager too;
+                matmul3, conv2d, im2col: variants tried and dropped)
 
 Reported per model and mode: ms/step (median over repeats, CUDA events, after warm-up), TFLOP/step
 (torch.utils.flop_counter.FlopCounterMode, one eager step), TFLOP/s, % of the measured bf16 matmul ceiling, peak
@@ -35,7 +36,7 @@ if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import torch
 
 MODELS = ("movie", "modelscope", "animatediff", "movie-images", "sd2-images")
-EXTRA_MODELS = ("movie-fused", "movie-mm")   # not run by default: experiments on MovieUNet (fused QKV; frame convs as GEMMs)
+EXTRA_MODELS = ("movie-fused", "movie-mm")   # not run by default: experiments on MovieUNet (fused QKV; other frame convolutions)
 
 # diffusers' UNet3DConditionModel as published for ModelScope text-to-video (damo-vilab/text-to-video-ms-1.7b, unet/config.json)
 MODELSCOPE_UNET_CONFIG = dict(
@@ -155,7 +156,7 @@ def fuse_qkv(model) -> int:
 
 
 def frame_convs_as_matmul(model, variant: str = "matmul") -> int:
-    "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d); returns how many."
+    "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d, im2col); returns how many."
     import types
     from diffusers.models.resnet import TemporalConvLayer
     sys.path.insert(0, str(ROOT / "bench"))
