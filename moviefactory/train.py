@@ -419,17 +419,16 @@ class LatentDiffusion:
         "Pixel loss weights (B, K, H, W) averaged onto the latent grid: (B, 1, K, h, w)."
         return F.adaptive_avg_pool2d(weights.float(), size).unsqueeze(1)
 
-    def noised(self, z, g):
-        "A random timestep per sample, `z` noised to it, and the prediction target there: (noisy, t, target)."
+    def loss(self, predict, z, states, w, g, target=None):
+        """v-prediction loss of `predict(noisy, t, states)` on latents `z` (B, C, ...), weighted by `w`.
+        `target(noisy, t)`: what to predict instead of the schedule's velocity (or noise)."""
         noise = torch.randn(z.shape, generator=g, device=z.device)
         t = torch.randint(0, self.sched.config.num_train_timesteps, (z.shape[0],), generator=g, device=z.device)
         sched = self.sched
-        target = sched.get_velocity(z, noise, t) if sched.config.prediction_type == "v_prediction" else noise
-        return sched.add_noise(z, noise, t), t, target
-
-    def loss(self, predict, z, states, w, g):
-        "v-prediction loss of `predict(noisy, t, states)` on latents `z` (B, C, ...), weighted by `w`."
-        noisy, t, target = self.noised(z, g)
+        noisy = sched.add_noise(z, noise, t)
+        if target is not None: target = target(noisy, t)
+        elif sched.config.prediction_type == "v_prediction": target = sched.get_velocity(z, noise, t)
+        else: target = noise
         pred = predict(noisy, t, states).float()
         return (w * (pred - target).pow(2)).mean() / w.mean()
 
@@ -465,12 +464,12 @@ def guidance_loss(ld: LatentDiffusion, teacher, scale: float):
         w = ld.latent_weights(batch["weights"].to(dev), z.shape[-2:])
         dom, caps = batch["domains"].to(dev), batch["captions"]
         states, empty = ld.text(caps).to(dev), ld.text([""] * len(caps)).to(dev)
-        noisy, t, _ = ld.noised(z, g)
-        with torch.no_grad():
+        @torch.no_grad()
+        def guided(noisy, t):                        # the teacher's two passes, as one batch
             c, u = teacher(torch.cat([noisy, noisy]), torch.cat([t, t]), torch.cat([states, empty]),
                            domain=torch.cat([dom, dom])).sample.float().chunk(2)
-        pred = model(noisy, t, states, domain=dom).sample.float()
-        return (w * (pred - (u + scale * (c - u))).pow(2)).mean() / w.mean()
+            return u + scale * (c - u)
+        return ld.loss(lambda x, t, s: model(x, t, s, domain=dom).sample, z, states, w, g, target=guided)
     return f
 
 # %% ../nbs/07_train.ipynb #4731a56f
