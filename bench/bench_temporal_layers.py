@@ -30,7 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+for p in (ROOT, ROOT / "bench"):
+    if str(p) not in sys.path: sys.path.insert(0, str(p))
 import torch
 import torch.nn.functional as F
 from diffusers import UNet2DConditionModel
@@ -108,16 +109,17 @@ def fuse_frame_attention(layer) -> None:
 
 
 def profile_kernels(fn, args, dev, top=12):
-    "Kernel names and ms per call of `fn(*args)` (after warm-up), the `top` longest."
+    "Kernel names, ms and calls per call of `fn(*args)` (after warm-up), the `top` longest, and the total ms."
     from torch.profiler import ProfilerActivity, profile
+    from profile_kernels import kernel_times
     for _ in range(3): fn(*args)
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         for _ in range(5): fn(*args)
         torch.cuda.synchronize()
-    rows = [(e.key, (getattr(e, "self_device_time_total", 0) or 0) / 5e3, e.count // 5) for e in prof.key_averages()]
-    rows = sorted([r for r in rows if r[1] > 0], key=lambda r: -r[1])
-    return rows[:top], sum(r[1] for r in rows)
+    ms, calls = kernel_times(prof, 5)
+    rows = sorted(((k, v, calls[k]) for k, v in ms.items()), key=lambda r: -r[1])
+    return rows[:top], sum(ms.values())
 
 
 def record_inputs(model, sample, t, text):

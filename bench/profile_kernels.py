@@ -34,6 +34,17 @@ def kind(name: str) -> str:
     return "other"
 
 
+def kernel_times(prof, steps: int, device_type: str = "cuda"):
+    "Per-step milliseconds and calls of every kernel (CPU op on a CPU) a `torch.profiler` run of `steps` steps recorded."
+    by_name, count = defaultdict(float), defaultdict(int)
+    for e in prof.key_averages():
+        if device_type == "cuda" and e.device_type != torch.autograd.DeviceType.CUDA: continue
+        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) if device_type == "cuda" else e.self_cpu_time_total
+        if not us: continue
+        by_name[e.key] += us / 1e3 / steps; count[e.key] += e.count // steps
+    return by_name, count
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
@@ -60,13 +71,7 @@ def main(argv=None):
     with torch.no_grad(), profile(activities=acts) as prof:
         for _ in range(a.steps): cm(x, t, txt, domain=0)
         if dev.type == "cuda": torch.cuda.synchronize()
-    by_name, count = defaultdict(float), defaultdict(int)
-    cuda_type = torch.autograd.DeviceType.CUDA
-    for e in prof.key_averages():
-        if dev.type == "cuda" and e.device_type != cuda_type: continue
-        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) if dev.type == "cuda" else e.self_cpu_time_total
-        if not us: continue
-        by_name[e.key] += us / 1e3 / a.steps; count[e.key] += e.count // a.steps
+    by_name, count = kernel_times(prof, a.steps, dev.type)
     total = sum(by_name.values())
     by_kind = defaultdict(float)
     for n, ms in by_name.items(): by_kind[kind(n)] += ms
