@@ -18,7 +18,8 @@ from .core import MovieFactoryError
 
 # %% auto #0
 __all__ = ['pretrained_spatial_layers', 'frame_conv_gemm', 'FrameConvLayer', 'temporal_resblock', 'ClipTextAttnProcessor',
-           'temporal_attention', 'apply_temporal', 'randomize_zero_init', 'temporal_layers']
+           'flex_frame_attention', 'FrameAttnProcessor', 'temporal_attention', 'apply_temporal', 'randomize_zero_init',
+           'temporal_layers']
 
 # %% ../nbs/05_temporal.ipynb #744534de
 def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.Module]]:
@@ -81,6 +82,31 @@ class ClipTextAttnProcessor:
         out = self.sdpa(attn, hidden_states.reshape(b, n // b * f, c), encoder_hidden_states, attention_mask)
         return out.reshape(n, f, out.shape[-1])
 
+# %% ../nbs/05_temporal.ipynb #556b258d
+def flex_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    "Attention of `q, k, v` `(batch, heads, frames, head_dim)` with FlexAttention, its tiles sized to the frames (16 at least)."
+    from torch.nn.attention.flex_attention import flex_attention
+    blk = max(16, 1 << (q.shape[-2] - 1).bit_length())
+    return flex_attention(q, k, v, kernel_options={"BLOCK_M": blk, "BLOCK_N": blk} if q.is_cuda and blk <= 64 else None)
+
+class FrameAttnProcessor(AttnProcessor2_0):
+    "diffusers' SDPA processor, but a self-attention compiled for a GPU runs through `flex_frame_attention`."
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
+        d = attn.inner_dim // attn.heads                                        # FlexAttention: head widths 16, 32, 64, ...
+        plain = (encoder_hidden_states is None and attention_mask is None and hidden_states.ndim == 3 and d >= 16
+                 and d & (d - 1) == 0 and attn.spatial_norm is None and attn.group_norm is None
+                 and attn.norm_q is None and attn.norm_k is None)
+        if plain and hidden_states.is_cuda and torch.compiler.is_compiling(): return self.flex(attn, hidden_states)
+        return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+
+    def flex(self, attn, hidden_states: torch.Tensor) -> torch.Tensor:
+        "The self-attention of `attn` on `hidden_states` `(sequences, frames, C)` through FlexAttention."
+        b, s, _ = hidden_states.shape
+        q, k, v = (lin(hidden_states).view(b, s, attn.heads, -1).transpose(1, 2) for lin in (attn.to_q, attn.to_k, attn.to_v))
+        out = attn.to_out[1](attn.to_out[0](flex_frame_attention(q, k, v).transpose(1, 2).reshape(b, s, -1)))
+        if attn.residual_connection: out = out + hidden_states
+        return out / attn.rescale_output_factor
+
 # %% ../nbs/05_temporal.ipynb #a5914ba4
 def temporal_attention(channels: int, num_heads: int, head_dim: int, num_layers: int = 1, groups: int = 32,
                        max_frames: int = 32, cross_attention_dim: int | None = None) -> TransformerTemporalModel:
@@ -93,6 +119,9 @@ def temporal_attention(channels: int, num_heads: int, head_dim: int, num_layers:
                                  double_self_attention=cross_attention_dim is None,
                                  positional_embeddings="sinusoidal", num_positional_embeddings=max_frames)
     nn.init.zeros_(m.proj_out.weight); nn.init.zeros_(m.proj_out.bias)
+    for blk in m.transformer_blocks:
+        for a in (blk.attn1, blk.attn2):
+            if a is not None and not a.is_cross_attention: a.set_processor(FrameAttnProcessor())
     if cross_attention_dim is not None:
         for blk in m.transformer_blocks:
             blk.attn2.set_processor(ClipTextAttnProcessor())
