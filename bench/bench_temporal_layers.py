@@ -13,13 +13,20 @@ the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalCon
   matmul3          three GEMMs (C_out x C_in) @ (C_in x F*H*W) on frame-shifted views of a padded input, accumulated
                    into one output (baddbmm): no three-times-larger output for the next GroupNorm to read
   conv2d           the frame convolution as a Conv2d with a (3, 1) kernel over (frames, H*W)
+  tokens           token-major: (B, F*H*W, C) rows, a view of channels-last activations (no transposes in or out);
+                   one GEMM (rows x C) @ (C x 3*C_out) per frame convolution and a sum of its frame-shifted outputs
   im2col           one GEMM (C_out x 3*C_in) over the input stacked with its two frame-shifted copies (the GroupNorm
                    before it can write the stack; the next one reads a single output)
 Variants of the temporal attention (diffusers' `TransformerTemporalModel`):
-  diffusers        as diffusers runs it (SDPA picks its backend: cuDNN on Hopper)
+  diffusers        the frame self-attentions through diffusers' SDPA processor (SDPA picks its backend: cuDNN on Hopper)
   flash, efficient, cudnn, math
                    SDPA limited to that backend (torch.nn.attention.sdpa_kernel) inside the compiled function
   fused            the frame self-attention's q, k, v projections fused into one GEMM (diffusers' fuse_projections)
+  chunked[N]       the feed-forward run on slices of about N tokens (default 8192), its GEGLU intermediate in L2
+  flex             as the package builds them: FrameAttnProcessor, FlexAttention with 16x16 tiles under torch.compile (a
+                   Triton kernel for sequences of 16 frames, where SDPA's kernels fill 64x128 tiles with one 16x16 problem)
+Modes: compiled (torch.compile default), compiled-cd (with Inductor's coordinate-descent tuning of its Triton
+kernels), compiled-ma (max-autotune-no-cudagraphs: Triton GEMM templates with fused prologues and epilogues).
 
     python bench/bench_temporal_layers.py            # GPU, paper size
     python bench/bench_temporal_layers.py --tiny     # CPU check of the script
@@ -73,7 +80,29 @@ def frame_conv_im2col(conv: torch.nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
 FRAME_CONVS = {"matmul": frame_conv_mm, "matmul3": frame_conv_mm3, "conv2d": frame_conv_2d, "im2col": frame_conv_im2col}
 
 
+def temporal_conv_tokens(layer: TemporalConvLayer, hidden_states, num_frames):
+    """The temporal ResBlock token-major: features as (B, F*H*W, C) rows, which is a view of the channels-last
+    activations Inductor gives the spatial convolutions (no transposes in or out); each frame convolution is one GEMM
+    (rows x C) @ (C x 3*C_out) and a sum of its three outputs shifted by one frame (H*W rows)."""
+    bf, c, h, w = hidden_states.shape
+    b, hw = bf // num_frames, h * w
+    x = hidden_states.permute(0, 2, 3, 1).reshape(b, num_frames * hw, c)
+    identity = x
+    for block in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
+        norm, conv = block[0], block[-1]
+        x = F.group_norm(x.transpose(1, 2), norm.num_groups, norm.weight, norm.bias, norm.eps).transpose(1, 2)
+        for m in block[1:-1]: x = m(x)                                          # SiLU (, Dropout)
+        o = conv.out_channels
+        wt = conv.weight[:, :, :, 0, 0].permute(1, 2, 0).reshape(-1, 3 * o)      # (C, 3*O): taps f-1, f, f+1
+        y = (x @ wt).view(b, num_frames, hw, 3, o)
+        out = y[:, :, :, 1] + F.pad(y[:, :-1, :, 0], (0, 0, 0, 0, 1, 0)) + F.pad(y[:, 1:, :, 2], (0, 0, 0, 0, 0, 1))
+        x = (out + conv.bias).reshape(b, num_frames * hw, o)
+    x = identity + x
+    return x.view(b, num_frames, h, w, -1).permute(0, 1, 4, 2, 3).reshape(bf, -1, h, w)
+
+
 def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
+    if variant == "tokens": return temporal_conv_tokens(layer, hidden_states, num_frames)
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
     if variant == "channels_last": x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -97,6 +126,34 @@ def attention_fn(variant):
             with sdpa_kernel([backends[variant]]): return mu.apply_temporal(l, x, f, e)
         return fn
     return lambda l, x, f, e: mu.apply_temporal(l, x, f, e)
+
+
+def sdpa_frame_attention(layer) -> None:
+    "Give each frame self-attention of a TransformerTemporalModel diffusers' SDPA processor (in place), as before FrameAttnProcessor."
+    from diffusers.models.attention_processor import AttnProcessor2_0
+    for blk in layer.transformer_blocks:
+        for attn in (blk.attn1, blk.attn2):
+            if attn is not None and not attn.is_cross_attention: attn.set_processor(AttnProcessor2_0())
+
+
+class ChunkedFF(torch.nn.Module):
+    """A transformer block's feed-forward run on slices of about `tokens` tokens along dim 0, so that its 8x-wide
+    GEGLU intermediate can stay in L2 cache (the H100 has 50 MB) between the GEMM that writes it and the one that reads it.
+    (diffusers' own `set_chunk_feed_forward` wants one chunk size that divides every layer's rows: 7680 ... 120 here.)"""
+    def __init__(self, ff, tokens=8192):
+        super().__init__(); self.ff, self.tokens = ff, tokens
+    def forward(self, x):
+        rows = max(1, self.tokens // max(1, x[0].numel() // x.shape[-1]))
+        if rows >= x.shape[0]: return self.ff(x)
+        return torch.cat([self.ff(c) for c in x.split(rows, dim=0)], dim=0)
+
+
+def chunk_feed_forwards(model, tokens=8192) -> int:
+    "Wrap the feed-forward of every diffusers BasicTransformerBlock in `model` in ChunkedFF (in place); returns how many."
+    from diffusers.models.attention import BasicTransformerBlock
+    blocks = [m for m in model.modules() if isinstance(m, BasicTransformerBlock) and not isinstance(m.ff, ChunkedFF)]
+    for b in blocks: b.ff = ChunkedFF(b.ff, tokens)
+    return len(blocks)
 
 
 def fuse_frame_attention(layer) -> None:
@@ -160,7 +217,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(); p.add_argument("--tiny", action="store_true"); p.add_argument("--out")
     p.add_argument("--reps", type=int, default=20); p.add_argument("--no-compile", action="store_true")
     p.add_argument("--conv-variants", default="conv3d,channels_last,matmul,matmul3,conv2d,im2col")
-    p.add_argument("--attn-variants", default="diffusers,flash,efficient,cudnn,math,fused")
+    p.add_argument("--attn-variants", default="diffusers,flash,efficient,cudnn,math,flex,fused")
+    p.add_argument("--modes", default="compiled", help="comma-separated: compiled, compiled-cd, compiled-ma")
     p.add_argument("--eager", action="store_true", help="time eager runs too (default: compiled only on a GPU)")
     p.add_argument("--profile", action="store_true", help="list the kernels of each compiled variant on the largest input")
     a = p.parse_args(argv)
@@ -180,14 +238,18 @@ def main(argv=None):
     with torch.no_grad():                                      # the variants compute what diffusers' layer computes
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
-            for v in ("channels_last", *FRAME_CONVS):
+            for v in ("channels_last", "tokens", *FRAME_CONVS):
                 err = (temporal_conv_forward(l, x, f, v).float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
                 assert err <= 2e-2 * scale, (v, err, scale)
     for k in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):
         if hasattr(torch._dynamo.config, k): setattr(torch._dynamo.config, k, 4096)   # one graph per layer and shape
     rows = []
-    modes = (["eager"] if a.eager or a.no_compile or dev.type != "cuda" else []) + ([] if a.no_compile else ["compiled"])
+    modes = (["eager"] if a.eager or a.no_compile or dev.type != "cuda" else []) + ([] if a.no_compile else a.modes.split(","))
+    def compiled(fn, mode):
+        if mode == "eager": return fn
+        torch._inductor.config.coordinate_descent_tuning = mode == "compiled-cd"
+        return torch.compile(fn, dynamic=False, mode="max-autotune-no-cudagraphs" if mode == "compiled-ma" else None)
     kernel_lines = []
     def maybe_profile(label, fn, args):
         if not (a.profile and dev.type == "cuda"): return
@@ -199,20 +261,28 @@ def main(argv=None):
     for variant in a.conv_variants.split(","):
         for mode in modes:
             torch._dynamo.reset()
-            fn = lambda l, x, f: temporal_conv_forward(l, x, f, variant)
-            if mode == "compiled": fn = torch.compile(fn, dynamic=False)
+            fn = compiled(lambda l, x, f: temporal_conv_forward(l, x, f, variant), mode)
             t0 = time.perf_counter()
             with torch.no_grad():
                 ms = sum(n * timeit(lambda: fn(l, x, f), dev, a.reps) for (l, x, f), n in one_per_shape(convs))
             rows.append(("temporal ResBlocks", variant, mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
-            if mode == "compiled": maybe_profile(f"temporal ResBlock ({variant})", fn, convs[0])
+            if mode != "eager": maybe_profile(f"temporal ResBlock ({variant}, {mode})", fn, convs[0])
     for variant in a.attn_variants.split(","):               # 'fused' changes the layers in place: keep it last
-        if variant == "fused":
+        procs = [{n: m.processor for n, m in l.named_modules() if hasattr(m, "set_processor")} for l, *_ in attns]
+        if variant != "flex":                                   # flex: the package's FrameAttnProcessor, as built
+            for l, *_ in attns: sdpa_frame_attention(l)
+        if variant == "fused":                                  # (fused projections stay: keep it last)
             for l, *_ in attns: fuse_frame_attention(l)
+        if variant.startswith("chunked"):                         # chunked or chunked<tokens>
+            saved_ff = [[b.ff for b in l.transformer_blocks] for l, *_ in attns]
+            with torch.no_grad():
+                refs = [mu.apply_temporal(*c).float() for c in attns[:2]]
+                for l, *_ in attns: chunk_feed_forwards(l, int(variant[7:] or 8192))
+                for c, ref in zip(attns[:2], refs):
+                    assert torch.allclose(mu.apply_temporal(*c).float(), ref, atol=2e-2 * ref.abs().max().item()), "chunked"
         for mode in modes:
             torch._dynamo.reset()
-            fn = attention_fn(variant)
-            if mode == "compiled": fn = torch.compile(fn, dynamic=False)
+            fn = compiled(attention_fn(variant), mode)
             t0 = time.perf_counter()
             try:
                 with torch.no_grad():
@@ -220,7 +290,13 @@ def main(argv=None):
             except Exception as err:                     # a backend may not take these shapes
                 print(f"{variant} {mode}: {type(err).__name__}: {str(err)[:200]}", flush=True); ms = float("nan")
             rows.append(("temporal attentions", variant, mode, ms, time.perf_counter() - t0)); print(rows[-1], flush=True)
-            if mode == "compiled" and ms == ms: maybe_profile(f"temporal attention ({variant})", fn, attns[0])
+            if mode != "eager" and ms == ms: maybe_profile(f"temporal attention ({variant}, {mode})", fn, attns[0])
+        if variant.startswith("chunked"):
+            for (l, *_), ffs in zip(attns, saved_ff):
+                for b, ff in zip(l.transformer_blocks, ffs): b.ff = ff
+        for (l, *_), saved in zip(attns, procs):               # back to the processors they had
+            for n, m in l.named_modules():
+                if n in saved: m.set_processor(saved[n])
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Temporal layers of one MovieUNet step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {frames} frames of latent {h}x{w}, {str(dtype)[6:]}; "
