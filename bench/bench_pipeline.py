@@ -45,14 +45,6 @@ def sync():
     if torch.cuda.is_available(): torch.cuda.synchronize()
 
 
-def matmul_ceiling(dev, dtype, n=8192, reps=50):
-    a, b = torch.randn(n, n, device=dev, dtype=dtype), torch.randn(n, n, device=dev, dtype=dtype)
-    for _ in range(3): a @ b
-    sync(); t = time.perf_counter()
-    for _ in range(reps): a @ b
-    sync(); return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e12
-
-
 def build_ours(a, dev, dtype):
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from moviefactory.pipeline import MoviePipeline
@@ -131,7 +123,9 @@ def main(argv=None):
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     T0 = time.time()
-    ceiling = matmul_ceiling(dev, dtype, *((1024, 3) if a.tiny else (8192, 50)))
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_unet import matmul_rates                       # the best of a burst and two sustained matmul timings
+    ceiling = max(matmul_rates(dev, dtype, a.tiny).values())
     upscaler = None
     if not a.no_upscale:
         from moviefactory.upscale import load_realesrgan
