@@ -1,0 +1,153 @@
+#!/usr/bin/env python
+"""The temporal ResBlock's frame convolution with the GroupNorm-SiLU before it fused in, as one Triton kernel (an
+experiment for issue #5, not yet timed on a GPU; not used by the package).
+
+Today, under torch.compile, each of the four GroupNorm-SiLU-Conv(3,1,1) blocks of a temporal ResBlock is a cuBLAS GEMM
+writing three C-wide outputs (one per frame tap), an Inductor reduction that reads them for the next GroupNorm's
+statistics, and an Inductor pointwise kernel that reads them again, sums the shifted taps, normalises, applies SiLU
+and writes the next GEMM's input. Here one kernel loads the raw input tile of each tap (shifted by one frame: H*W
+columns), normalises it with the group statistics and applies SiLU in registers, multiplies, and writes one C-wide
+output with its bias. Only the statistics remain outside (a reduction Inductor fuses), so each block reads its input
+about once and writes its output once.
+
+Needs `triton` (CUDA builds of torch bring it; on a CPU machine `pip install triton` for the interpreter).
+
+    TRITON_INTERPRET=1 python bench/triton_frame_conv.py --check     # CPU: Triton's interpreter against diffusers
+    python bench/triton_frame_conv.py                                  # GPU: ms per temporal ResBlock, paper sizes
+"""
+from __future__ import annotations
+import argparse, statistics, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _gn_silu_frame_conv(x_ptr, mean_ptr, rstd_ptr, gamma_ptr, beta_ptr, w_ptr, bias_ptr, y_ptr, C: tl.constexpr, O, T, HW, G,
+                        BLOCK_O: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_T: tl.constexpr):
+    "y[b, o, t] = bias[o] + sum over taps k and channels c of w[k, o, c] * silu(groupnorm(x))[b, c, t + (k-1)*HW]."
+    pid_t, pid_o, b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    offs_t = pid_t * BLOCK_T + tl.arange(0, BLOCK_T)
+    offs_o = pid_o * BLOCK_O + tl.arange(0, BLOCK_O)
+    mask_o = offs_o < O
+    acc = tl.zeros((BLOCK_O, BLOCK_T), dtype=tl.float32)
+    per_group = C // G
+    for k in tl.static_range(3):
+        src = offs_t + (k - 1) * HW                     # the same pixel one frame earlier / now / one frame later
+        ok_t = (src >= 0) & (src < T) & (offs_t < T)     # outside the clip: zero padding
+        for c0 in range(0, C, BLOCK_C):
+            offs_c = c0 + tl.arange(0, BLOCK_C)
+            mask_c = offs_c < C
+            ok = mask_c[:, None] & ok_t[None, :]
+            x = tl.load(x_ptr + b * C * T + offs_c[:, None] * T + src[None, :], mask=ok, other=0.0).to(tl.float32)
+            grp = offs_c // per_group
+            mean = tl.load(mean_ptr + b * G + grp, mask=mask_c, other=0.0)
+            scale = tl.load(rstd_ptr + b * G + grp, mask=mask_c, other=0.0) * tl.load(gamma_ptr + offs_c, mask=mask_c, other=0.0).to(tl.float32)
+            shift = tl.load(beta_ptr + offs_c, mask=mask_c, other=0.0).to(tl.float32)
+            a = (x - mean[:, None]) * scale[:, None] + shift[:, None]
+            a = tl.where(ok, a * tl.sigmoid(a), 0.0)
+            w = tl.load(w_ptr + k * O * C + offs_o[:, None] * C + offs_c[None, :], mask=mask_o[:, None] & mask_c[None, :], other=0.0)
+            acc += tl.dot(w, a.to(w.dtype))
+    acc += tl.load(bias_ptr + offs_o, mask=mask_o, other=0.0).to(tl.float32)[:, None]
+    tl.store(y_ptr + b * O * T + offs_o[:, None] * T + offs_t[None, :], acc.to(y_ptr.dtype.element_ty),
+             mask=mask_o[:, None] & (offs_t[None, :] < T))
+
+
+_CONFIGS = [triton.Config({"BLOCK_O": bo, "BLOCK_C": bc, "BLOCK_T": bt}, num_warps=nw, num_stages=ns)
+            for bo, bc, bt, nw, ns in ((64, 32, 128, 4, 3), (128, 32, 128, 8, 3), (128, 64, 128, 8, 3), (64, 64, 256, 8, 3),
+                                       (128, 64, 256, 8, 3), (128, 32, 64, 4, 4), (64, 32, 64, 4, 4), (128, 128, 128, 8, 2))]
+_gn_silu_frame_conv_tuned = triton.autotune(_CONFIGS, key=["C", "O", "T", "HW"])(_gn_silu_frame_conv)
+
+
+def group_stats(x: torch.Tensor, groups: int, eps: float):
+    "GroupNorm's mean and 1/std of `x` (B, C, T) per (batch, group), in fp32."
+    var, mean = torch.var_mean(x.float().view(x.shape[0], groups, -1), dim=-1, unbiased=False)
+    return mean.contiguous(), torch.rsqrt(var + eps).contiguous()
+
+
+def gn_silu_frame_conv(x, norm, conv, hw, blocks=None):
+    """`conv(silu(norm(x)))` for `x` (B, C, F*HW) contiguous, `conv` a (3,1,1) Conv3d, as one Triton kernel (+ the
+    statistics); `blocks` (BLOCK_O, BLOCK_C, BLOCK_T), or None to autotune."""
+    b, c, t = x.shape
+    o = conv.out_channels
+    mean, rstd = group_stats(x, norm.num_groups, norm.eps)
+    w = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).contiguous()            # (3, O, C): taps for frames f-1, f, f+1
+    y = torch.empty(b, o, t, device=x.device, dtype=x.dtype)
+    args = (x, mean, rstd, norm.weight, norm.bias, w, conv.bias, y, c, o, t, hw, norm.num_groups)
+    if blocks is None:                                   # autotuned over _CONFIGS (once per shape)
+        _gn_silu_frame_conv_tuned[lambda m: (triton.cdiv(t, m["BLOCK_T"]), triton.cdiv(o, m["BLOCK_O"]), b)](*args)
+    else:
+        bo, bc, bt = blocks
+        _gn_silu_frame_conv[(triton.cdiv(t, bt), triton.cdiv(o, bo), b)](*args, BLOCK_O=bo, BLOCK_C=bc, BLOCK_T=bt)
+    return y
+
+
+def temporal_resblock_fused(layer, hidden_states, num_frames, blocks=None):
+    "diffusers' TemporalConvLayer forward (eval: no dropout) with each block as `gn_silu_frame_conv`."
+    bf, c, h, w = hidden_states.shape
+    b = bf // num_frames
+    x = hidden_states.reshape(b, num_frames, c, h * w).permute(0, 2, 1, 3).reshape(b, c, num_frames * h * w).contiguous()
+    identity = x
+    for block in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
+        x = gn_silu_frame_conv(x, block[0], block[-1], h * w, blocks)
+    x = identity + x
+    return x.view(b, -1, num_frames, h * w).permute(0, 2, 1, 3).reshape(bf, -1, h, w)
+
+
+def check():
+    "Against diffusers' TemporalConvLayer in fp32 on small shapes (run under TRITON_INTERPRET=1 without a GPU)."
+    from moviefactory.temporal import randomize_zero_init, temporal_resblock
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    for c, groups, frames, (h, w) in ((32, 8, 4, (4, 4)), (64, 32, 5, (3, 7))):
+        layer = randomize_zero_init(temporal_resblock(c, groups=groups), std=0.05).to(dev).eval()
+        x = torch.randn(2 * frames, c, h, w, device=dev)
+        with torch.no_grad():
+            ref = layer(x, num_frames=frames)
+            out = temporal_resblock_fused(layer, x, frames, blocks=(16, 16, 32))
+        err = (out - ref).abs().max().item()
+        print(f"C={c} groups={groups} frames={frames} {h}x{w}: max |fused - diffusers| = {err:.2e}")
+        assert err < 1e-3 * max(1.0, ref.abs().max().item()), err
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="compare with diffusers' layer on small fp32 shapes and stop")
+    p.add_argument("--blocks", default="auto", help="BLOCK_O,BLOCK_C,BLOCK_T of the kernel, or auto (Triton's autotuner)")
+    p.add_argument("--reps", type=int, default=50)
+    a = p.parse_args(argv)
+    if a.check or not torch.cuda.is_available():
+        return check()
+    from moviefactory.temporal import randomize_zero_init, temporal_resblock
+    blocks = None if a.blocks == "auto" else tuple(int(v) for v in a.blocks.split(","))
+    dev, dtype = torch.device("cuda"), torch.bfloat16
+    rows = []
+    for c, (h, w) in ((320, (40, 96)), (640, (20, 48)), (1280, (10, 24)), (1280, (5, 12))):   # SD2 levels, CFG batch 2 x 16 frames
+        layer = randomize_zero_init(temporal_resblock(c), std=0.02).to(dev, dtype).eval()
+        x = torch.randn(32, c, h, w, device=dev, dtype=dtype)
+        with torch.no_grad():
+            ref = layer(x, num_frames=16).float()
+            err = (temporal_resblock_fused(layer, x, 16, blocks).float() - ref).abs().max().item()
+            for name, fn in (("FrameConvLayer", lambda: layer(x, num_frames=16)),
+                             ("fused Triton", lambda: temporal_resblock_fused(layer, x, 16, blocks))):
+                try:
+                    f = torch.compile(fn)
+                    for _ in range(3): f()
+                    torch.cuda.synchronize(); times = []
+                    for _ in range(a.reps):
+                        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                        s.record(); f(); e.record(); e.synchronize(); times.append(s.elapsed_time(e))
+                    ms = statistics.median(times)
+                except Exception as ex:                  # report it in the table and go on
+                    print(f"{name} on {c} channels: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = float("nan")
+                rows.append((f"(32, {c}, {h}, {w})", name, ms, err))
+                print(rows[-1], flush=True)
+    print("\n| input | temporal ResBlock | ms (compiled, median) | max abs diff to diffusers |\n|---|---|---:|---:|")
+    for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3g} |")
+
+
+if __name__ == "__main__": main()
