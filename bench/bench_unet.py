@@ -72,7 +72,7 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps per model and mode (default 3 GPU, 1 CPU)")
     p.add_argument("--repeats", type=int, default=None, help="timed steps per model and mode (default 10 GPU, 3 CPU)")
     p.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
-    p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col", "tokens"],
+    p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col", "tokens", "triton"],
                    help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")

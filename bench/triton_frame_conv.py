@@ -78,6 +78,7 @@ def gn_silu_frame_conv(x, norm, conv, hw, blocks=None):
     w = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).contiguous()            # (3, O, C): taps for frames f-1, f, f+1
     y = torch.empty(b, o, t, device=x.device, dtype=x.dtype)
     args = (x, mean, rstd, norm.weight, norm.bias, w, conv.bias, y, c, o, t, hw, norm.num_groups)
+    if blocks is None and not x.is_cuda: blocks = (16, 16, 32)   # Triton's CPU interpreter: no autotuning
     if blocks is None:                                   # autotuned over _CONFIGS (once per shape)
         _gn_silu_frame_conv_tuned[lambda m: (triton.cdiv(t, m["BLOCK_T"]), triton.cdiv(o, m["BLOCK_O"]), b)](*args)
     else:
