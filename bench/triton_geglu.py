@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""diffusers' GEGLU projection (Linear to 2x the feed-forward width, split, `hidden * gelu(gate)`) as one Triton kernel
+(an experiment for issue #5, not yet timed on a GPU; not used by the package).
+
+Under torch.compile today the projection is a cuBLAS GEMM that writes the 8x-wide `(hidden, gate)` output, and an
+Inductor kernel reads it back to write the 4x-wide product (about 6 ms of every U-Net step at paper size). Here each
+program computes the same tile of `hidden` and of `gate` (two accumulators over the same input tile) and writes only
+`hidden * gelu(gate)`: the 8x-wide intermediate never reaches device memory.
+
+Needs `triton` (CUDA builds of torch bring it; on a CPU machine `pip install triton` for the interpreter).
+
+    TRITON_INTERPRET=1 python bench/triton_geglu.py --check     # CPU: Triton's interpreter against diffusers
+    python bench/triton_geglu.py                                  # GPU: ms per feed-forward, paper sizes
+"""
+from __future__ import annotations
+import argparse, statistics, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+import torch
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _geglu(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K: tl.constexpr,
+           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    "y[m, n] = (x @ w[n].T + b[n]) * gelu(x @ w[N + n].T + b[N + n]) for x (M, K), w (2N, K) (a Linear's weight), y (M, N)."
+    pid_m, pid_n = tl.program_id(0), tl.program_id(1)
+    offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    mask_m, mask_n = offs_m < M, offs_n < N
+    acc_h = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k0 in range(0, K, BLOCK_K):
+        offs_k = k0 + tl.arange(0, BLOCK_K)
+        mask_k = offs_k < K
+        x = tl.load(x_ptr + offs_m[:, None] * K + offs_k[None, :], mask=mask_m[:, None] & mask_k[None, :], other=0.0)
+        wmask = mask_k[:, None] & mask_n[None, :]
+        wh = tl.load(w_ptr + offs_n[None, :] * K + offs_k[:, None], mask=wmask, other=0.0)          # (BLOCK_K, BLOCK_N)
+        wg = tl.load(w_ptr + (N + offs_n[None, :]) * K + offs_k[:, None], mask=wmask, other=0.0)
+        acc_h += tl.dot(x, wh)
+        acc_g += tl.dot(x, wg)
+    h = acc_h + tl.load(b_ptr + offs_n, mask=mask_n, other=0.0).to(tl.float32)[None, :]
+    g = acc_g + tl.load(b_ptr + N + offs_n, mask=mask_n, other=0.0).to(tl.float32)[None, :]
+    y = h * (0.5 * g * (1.0 + tl.math.erf(g * 0.7071067811865476)))                            # exact GELU, as diffusers'
+    tl.store(y_ptr + offs_m[:, None] * N + offs_n[None, :], y.to(y_ptr.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
+
+
+_CONFIGS = [triton.Config({"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk}, num_warps=nw, num_stages=ns)
+            for bm, bn, bk, nw, ns in ((128, 64, 64, 4, 3), (128, 128, 64, 8, 3), (64, 128, 64, 4, 3), (128, 64, 32, 4, 4),
+                                       (256, 64, 64, 8, 3), (128, 128, 32, 8, 4), (64, 64, 64, 4, 4), (128, 256, 64, 8, 3))]
+_geglu_tuned = triton.autotune(_CONFIGS, key=["M", "N", "K"])(_geglu)
+
+
+def geglu(x: torch.Tensor, proj: torch.nn.Linear, blocks=None) -> torch.Tensor:
+    "diffusers' `GEGLU` (its `proj` Linear, then `hidden * gelu(gate)`) on `x` (..., K) as one Triton kernel."
+    k = x.shape[-1]
+    x2 = x.reshape(-1, k).contiguous()
+    m, n = x2.shape[0], proj.out_features // 2
+    y = torch.empty(m, n, device=x.device, dtype=x.dtype)
+    args = (x2, proj.weight, proj.bias, y, m, n, k)
+    if blocks is None and not x.is_cuda: blocks = (16, 16, 16)      # Triton's CPU interpreter: no autotuning
+    if blocks is None:
+        _geglu_tuned[lambda meta: (triton.cdiv(m, meta["BLOCK_M"]), triton.cdiv(n, meta["BLOCK_N"]))](*args)
+    else:
+        bm, bn, bk = blocks
+        _geglu[(triton.cdiv(m, bm), triton.cdiv(n, bn))](*args, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+    return y.view(*x.shape[:-1], n)
+
+
+def check():
+    "Against diffusers' GEGLU in fp32 on small shapes, partial tiles included (run under TRITON_INTERPRET=1 without a GPU)."
+    from diffusers.models.activations import GEGLU
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    for m, k in ((37, 32), (64, 48)):
+        layer = GEGLU(k, 4 * k).to(dev)
+        x = torch.randn(2, m, k, device=dev)
+        with torch.no_grad(): ref, out = layer(x), geglu(x, layer.proj, blocks=(16, 16, 16))
+        err = (out - ref).abs().max().item()
+        print(f"tokens={2 * m} width={k}: max |triton - diffusers| = {err:.2e}")
+        assert err < 1e-4 * max(1.0, ref.abs().max().item()), err
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="compare with diffusers' GEGLU on small fp32 shapes and stop")
+    p.add_argument("--reps", type=int, default=50)
+    a = p.parse_args(argv)
+    if a.check or not torch.cuda.is_available(): return check()
+    from diffusers.models.attention import FeedForward
+    dev, dtype = torch.device("cuda"), torch.bfloat16
+    rows = []
+    for tokens, c in ((122880, 320), (30720, 640), (7680, 1280), (1920, 1280)):   # SD2 levels: CFG batch 2 x 16 frames
+        ff = FeedForward(c, activation_fn="geglu").to(dev, dtype).eval()
+        x = torch.randn(tokens, c, device=dev, dtype=dtype)
+        with torch.no_grad():
+            ref = ff(x).float()
+            fused = lambda: ff.net[2](geglu(x, ff.net[0].proj))                  # net: GEGLU, Dropout, Linear
+            err = (fused().float() - ref).abs().max().item()
+            for name, fn in (("diffusers FeedForward", lambda: ff(x)), ("GEGLU as one Triton kernel", fused)):
+                try:
+                    f = torch.compile(fn)
+                    for _ in range(3): f()
+                    torch.cuda.synchronize(); times = []
+                    for _ in range(a.reps):
+                        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                        s.record(); f(); e.record(); e.synchronize(); times.append(s.elapsed_time(e))
+                    ms = statistics.median(times)
+                except Exception as ex:
+                    print(f"{name} at {c}: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = float("nan")
+                rows.append((f"({tokens}, {c})", name, ms, err)); print(rows[-1], flush=True)
+    print("\n| tokens x width | feed-forward | ms (compiled, median) | max abs diff to diffusers |\n|---|---|---:|---:|")
+    for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3g} |")
+
+
+if __name__ == "__main__": main()
