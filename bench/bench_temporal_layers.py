@@ -16,7 +16,7 @@ the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalCon
   tokens           token-major: (B, F*H*W, C) rows, a view of channels-last activations (no transposes in or out);
                    one GEMM (rows x C) @ (C x 3*C_out) per frame convolution and a sum of its frame-shifted outputs
   triton           bench/triton_frame_conv.py: each GroupNorm-SiLU-frame-convolution block as one Triton kernel
-                   (needs a GPU, or TRITON_INTERPRET=1 on a CPU)
+                   under torch.compile (eager: matmul); needs a GPU (the check of its output: or TRITON_INTERPRET=1)
   im2col           one GEMM (C_out x 3*C_in) over the input stacked with its two frame-shifted copies (the GroupNorm
                    before it can write the stack; the next one reads a single output)
 Variants of the temporal attention (diffusers' `TransformerTemporalModel`):
@@ -105,9 +105,10 @@ def temporal_conv_tokens(layer: TemporalConvLayer, hidden_states, num_frames):
 
 def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
     if variant == "tokens": return temporal_conv_tokens(layer, hidden_states, num_frames)
-    if variant == "triton":                                     # bench/triton_frame_conv.py: one fused kernel per block
+    if variant == "triton":     # bench/triton_frame_conv.py: one fused kernel per block, compiled (eager: matmul, same FLOPs)
         from triton_frame_conv import temporal_resblock_fused
-        return temporal_resblock_fused(layer, hidden_states, num_frames)
+        if torch.compiler.is_compiling(): return temporal_resblock_fused(layer, hidden_states, num_frames)
+        variant = "matmul"
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
     if variant == "channels_last": x = x.contiguous(memory_format=torch.channels_last_3d)
@@ -244,7 +245,11 @@ def main(argv=None):
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
             for v in ("channels_last", "tokens", *FRAME_CONVS, *(["triton"] if "triton" in a.conv_variants.split(",") else [])):
-                err = (temporal_conv_forward(l, x, f, v).float() - ref).abs().max().item()
+                if v == "triton":
+                    from triton_frame_conv import temporal_resblock_fused
+                    out = temporal_resblock_fused(l, x, f)
+                else: out = temporal_conv_forward(l, x, f, v)
+                err = (out.float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
                 assert err <= 2e-2 * scale, (v, err, scale)
     for k in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit", "accumulated_recompile_limit"):

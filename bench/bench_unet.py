@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
     p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col", "tokens", "triton"],
                    help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
+    p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton"],
+                   help="MovieUNet variants: triton runs every GEGLU as bench/triton_geglu.py's one kernel (GPU)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
@@ -189,6 +191,19 @@ def frame_attention_as_sdpa(model) -> int:
     return len(layers)
 
 
+def geglu_as_triton(model) -> int:
+    "Run every diffusers GEGLU of `model` through bench/triton_geglu.py's one-kernel GEGLU under torch.compile; returns how many."
+    import types
+    from diffusers.models.activations import GEGLU
+    sys.path.insert(0, str(ROOT / "bench"))
+    from triton_geglu import geglu
+    layers = [m for m in model.modules() if isinstance(m, GEGLU)]
+    def forward(self, x, *args, **kwargs):             # eager (the FLOP count): diffusers' own, the same arithmetic
+        return geglu(x, self.proj) if torch.compiler.is_compiling() else GEGLU.forward(self, x, *args, **kwargs)
+    for m in layers: m.forward = types.MethodType(forward, m)
+    return len(layers)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     sys.path.insert(0, str(ROOT / "bench"))
@@ -213,6 +228,7 @@ def build(name, a, dev, dtype):
             if name == "movie-fused": fuse_qkv(model)
             if name == "movie-sdpa": frame_attention_as_sdpa(model)
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
+            if a.geglu == "triton": geglu_as_triton(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -342,7 +358,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []
