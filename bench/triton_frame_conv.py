@@ -16,14 +16,16 @@ Needs `triton` (CUDA builds of torch bring it; on a CPU machine `pip install tri
     python bench/triton_frame_conv.py                                  # GPU: ms per temporal ResBlock, paper sizes
 """
 from __future__ import annotations
-import argparse, statistics, sys
+import argparse, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "bench"):
+    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
 import torch
 import triton
 import triton.language as tl
+from bench_unet import time_steps
 
 
 @triton.jit
@@ -136,13 +138,7 @@ def main(argv=None):
             for name, fn in (("FrameConvLayer", lambda: layer(x, num_frames=16)),
                              ("fused Triton", lambda: temporal_resblock_fused(layer, x, 16, blocks))):
                 try:
-                    f = torch.compile(fn)
-                    for _ in range(3): f()
-                    torch.cuda.synchronize(); times = []
-                    for _ in range(a.reps):
-                        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                        s.record(); f(); e.record(); e.synchronize(); times.append(s.elapsed_time(e))
-                    ms = statistics.median(times)
+                    ms = time_steps(torch.compile(fn), dev, 3, a.reps)              # median ms, CUDA events
                 except Exception as ex:                  # report it in the table and go on
                     print(f"{name} on {c} channels: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = float("nan")
                 rows.append((f"(32, {c}, {h}, {w})", name, ms, err))
