@@ -92,11 +92,11 @@ def flex_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> t
 class FrameAttnProcessor(AttnProcessor2_0):
     "diffusers' SDPA processor, but a self-attention compiled for a GPU runs through `flex_frame_attention`."
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
-        d = attn.inner_dim // attn.heads                                        # FlexAttention: head widths 16, 32, 64, ...
-        plain = (encoder_hidden_states is None and attention_mask is None and hidden_states.ndim == 3 and d >= 16
-                 and d & (d - 1) == 0 and attn.spatial_norm is None and attn.group_norm is None
-                 and attn.norm_q is None and attn.norm_k is None)
-        if plain and hidden_states.is_cuda and torch.compiler.is_compiling(): return self.flex(attn, hidden_states)
+        if hidden_states.is_cuda and torch.compiler.is_compiling() and encoder_hidden_states is None and attention_mask is None:
+            d = attn.inner_dim // attn.heads                                    # FlexAttention: head widths 16, 32, 64, ...
+            if (hidden_states.ndim == 3 and d >= 16 and d & (d - 1) == 0 and attn.spatial_norm is None
+                    and attn.group_norm is None and attn.norm_q is None and attn.norm_k is None):
+                return self.flex(attn, hidden_states)
         return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
 
     def flex(self, attn, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -121,11 +121,10 @@ def temporal_attention(channels: int, num_heads: int, head_dim: int, num_layers:
     nn.init.zeros_(m.proj_out.weight); nn.init.zeros_(m.proj_out.bias)
     for blk in m.transformer_blocks:
         for a in (blk.attn1, blk.attn2):
-            if a is not None and not a.is_cross_attention: a.set_processor(FrameAttnProcessor())
-    if cross_attention_dim is not None:
-        for blk in m.transformer_blocks:
-            blk.attn2.set_processor(ClipTextAttnProcessor())
-            nn.init.zeros_(blk.attn2.to_out[0].weight); nn.init.zeros_(blk.attn2.to_out[0].bias)
+            if a is None: continue
+            if not a.is_cross_attention: a.set_processor(FrameAttnProcessor()); continue
+            a.set_processor(ClipTextAttnProcessor())                            # attn2 reading the text
+            nn.init.zeros_(a.to_out[0].weight); nn.init.zeros_(a.to_out[0].bias)
     return m
 
 # %% ../nbs/05_temporal.ipynb #9c2e7992
