@@ -21,7 +21,8 @@ import argparse, gc, platform, sys, time, traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "bench"):                 # the package, and the other bench scripts this one borrows from
+    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
 import numpy as np
 import torch
 from moviefactory import core
@@ -62,7 +63,6 @@ def build_ours(a, dev, dtype):
 
 def build_modelscope(a, dev, dtype):
     from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_unet import MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG
     cfg = TINY_MODELSCOPE_CONFIG if a.tiny else MODELSCOPE_UNET_CONFIG
     unet = UNet3DConditionModel(**cfg)
@@ -123,7 +123,6 @@ def main(argv=None):
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     T0 = time.time()
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_unet import matmul_rates                       # the best of a burst and two sustained matmul timings
     ceiling = max(matmul_rates(dev, dtype, a.tiny).values())
     upscaler = None

@@ -33,7 +33,8 @@ import argparse, gc, json, math, platform, re, statistics, sys, time, traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
+for _p in (ROOT, ROOT / "bench"):                 # the package, and the other bench scripts this one borrows from
+    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
 
 import torch
 
@@ -174,7 +175,6 @@ def frame_convs_as_matmul(model, variant: str = "matmul") -> int:
     "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d, im2col); returns how many."
     import types
     from diffusers.models.resnet import TemporalConvLayer
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_temporal_layers import temporal_conv_forward
     layers = [m for m in model.modules() if isinstance(m, TemporalConvLayer)]
     for m in layers: m.forward = types.MethodType(lambda self, h, num_frames=1: temporal_conv_forward(self, h, num_frames, variant), m)
@@ -183,7 +183,6 @@ def frame_convs_as_matmul(model, variant: str = "matmul") -> int:
 
 def frame_attention_as_sdpa(model) -> int:
     "Run the temporal self-attentions of `model` through diffusers' SDPA processor (before FrameAttnProcessor); returns how many layers."
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_temporal_layers import sdpa_frame_attention
     from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
     layers = [m for m in model.modules() if isinstance(m, TransformerTemporalModel)]
@@ -195,7 +194,6 @@ def geglu_as_triton(model) -> int:
     "Run every diffusers GEGLU of `model` through bench/triton_geglu.py's one-kernel GEGLU under torch.compile; returns how many."
     import types
     from diffusers.models.activations import GEGLU
-    sys.path.insert(0, str(ROOT / "bench"))
     from triton_geglu import geglu
     layers = [m for m in model.modules() if isinstance(m, GEGLU)]
     def forward(self, x, *args, **kwargs):             # eager (the FLOP count): diffusers' own, the same arithmetic
@@ -206,7 +204,6 @@ def geglu_as_triton(model) -> int:
 
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
-    sys.path.insert(0, str(ROOT / "bench"))
     from bench_temporal_layers import chunk_feed_forwards
     return chunk_feed_forwards(model, tokens)
 
@@ -258,7 +255,7 @@ def short_error(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg}"[:160].replace("|", "/")
 
 
-def run_model(name, a, dev, dtype, ceiling, t_start, rows):
+def run_model(name, a, dev, dtype, t_start, rows):
     params = None
     try:
         model, call = build(name, a, dev, dtype)
@@ -363,7 +360,7 @@ def main(argv=None):
     print("\n".join(header), flush=True)
     rows = []
     for name in a.models:
-        run_model(name, a, dev, dtype, ceiling, t_start, rows)
+        run_model(name, a, dev, dtype, t_start, rows)
     end_rates = matmul_rates(dev, dtype, a.tiny)              # the card may run faster warm: take the best of all
     ceiling = max(*start_rates.values(), *end_rates.values())
     rates = lambda d: ", ".join(f"{k} {v:.4g}" for k, v in d.items())
