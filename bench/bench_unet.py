@@ -77,6 +77,8 @@ def parse_args(argv=None):
                    help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
     p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton"],
                    help="MovieUNet variants: triton runs every GEGLU as bench/triton_geglu.py's one kernel (GPU)")
+    p.add_argument("--cl-resblock-inputs", action="store_true",
+                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (untimed idea)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
@@ -202,6 +204,23 @@ def geglu_as_triton(model) -> int:
     return len(layers)
 
 
+def resblock_inputs_channels_last(model) -> int:
+    """Compiled on a GPU, hand every ResnetBlock2D of `model` its input in channels_last (a forward pre-hook); returns how
+    many. Why: Inductor writes the concatenation that opens each Up block channels-first, and the GroupNorm-SiLU before
+    the block's first convolution (channels-last) then transposes it with reads H*W elements apart (12 kernels, 3.5 ms
+    of a paper-size step: bench/results/kernels_h100_layout.md). Asking for channels_last at the ResBlock's door should
+    make Inductor write the concatenation in that layout."""
+    from diffusers.models.resnet import ResnetBlock2D
+    def hook(mod, args, kwargs):
+        x = args[0] if args else kwargs["input_tensor"]
+        if not (x.is_cuda and torch.compiler.is_compiling()): return None
+        x = x.contiguous(memory_format=torch.channels_last)
+        return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input_tensor": x})
+    layers = [m for m in model.modules() if isinstance(m, ResnetBlock2D)]
+    for m in layers: m.register_forward_pre_hook(hook, with_kwargs=True)
+    return len(layers)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -226,6 +245,7 @@ def build(name, a, dev, dtype):
             if name == "movie-sdpa": frame_attention_as_sdpa(model)
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
             if a.geglu == "triton": geglu_as_triton(model)
+            if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -355,7 +375,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

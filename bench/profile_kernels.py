@@ -48,12 +48,17 @@ def kernel_times(prof, steps: int, device_type: str = "cuda"):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
+    p.add_argument("--cl-resblock-inputs", action="store_true",
+                   help="every ResnetBlock2D gets its input in channels_last (bench_unet's --cl-resblock-inputs)")
     p.add_argument("--steps", type=int, default=3); p.add_argument("--top", type=int, default=25); p.add_argument("--out")
     a = p.parse_args(argv)
     from profile_unet import build
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     model, cfg = build(a.tiny, dev, dtype)
+    if a.cl_resblock_inputs:
+        from bench_unet import resblock_inputs_channels_last
+        resblock_inputs_channels_last(model)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul
         frame_convs_as_matmul(model)
@@ -78,7 +83,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled MovieUNet step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
