@@ -101,6 +101,9 @@ def _tma_scratch(size: int, alignment: int, stream):
     return torch.empty(size, dtype=torch.int8, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
+triton.set_allocator(_tma_scratch)                       # once, here: a call inside a compiled function would break its graph
+
+
 def geglu_tma(x: torch.Tensor, proj: torch.nn.Linear, warp_specialize: bool = False, blocks: dict | None = None) -> torch.Tensor:
     "`geglu` through the persistent TMA kernel `_geglu_tma` (Hopper and newer; `blocks` overrides `_TMA_BLOCKS`)."
     k = x.shape[-1]
@@ -111,7 +114,6 @@ def geglu_tma(x: torch.Tensor, proj: torch.nn.Linear, warp_specialize: bool = Fa
     programs = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 4
     tiles = triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"])
     programs = min(programs, tiles)
-    triton.set_allocator(_tma_scratch)
     _geglu_tma[(programs,)](x2, proj.weight, proj.bias, y, m, n, k, NUM_PROGRAMS=programs, ROUNDS=triton.cdiv(tiles, programs),
                             WARP_SPECIALIZE=warp_specialize, **cfg)
     return y.view(*x.shape[:-1], n)
