@@ -17,6 +17,9 @@ the times are summed. Variants of the temporal ResBlock (diffusers' `TemporalCon
                    one GEMM (rows x C) @ (C x 3*C_out) per frame convolution and a sum of its frame-shifted outputs
   triton           bench/triton_frame_conv.py: each GroupNorm-SiLU-frame-convolution block as one Triton kernel
                    under torch.compile (eager: matmul); needs a GPU (the check of its output: or TRITON_INTERPRET=1)
+  tma              bench/triton_frame_conv.py: each frame convolution as one persistent implicit GEMM over channels
+                   and taps (TMA loads; Hopper), the GroupNorm-SiLU left to Inductor; under torch.compile (eager:
+                   matmul); needs a GPU
   im2col           one GEMM (C_out x 3*C_in) over the input stacked with its two frame-shifted copies (the GroupNorm
                    before it can write the stack; the next one reads a single output)
 Variants of the temporal attention (diffusers' `TransformerTemporalModel`):
@@ -108,6 +111,10 @@ def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, v
     if variant == "triton":     # bench/triton_frame_conv.py: one fused kernel per block, compiled (eager: matmul, same FLOPs)
         from triton_frame_conv import temporal_resblock_fused
         if torch.compiler.is_compiling(): return temporal_resblock_fused(layer, hidden_states, num_frames)
+        variant = "matmul"
+    if variant == "tma":        # bench/triton_frame_conv.py: implicit GEMM over channels and taps, compiled (eager: matmul)
+        from triton_frame_conv import temporal_resblock_tma
+        if torch.compiler.is_compiling(): return temporal_resblock_tma(layer, hidden_states, num_frames)
         variant = "matmul"
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
@@ -244,10 +251,13 @@ def main(argv=None):
     with torch.no_grad():                                      # the variants compute what diffusers' layer computes
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
-            for v in ("channels_last", "tokens", *FRAME_CONVS, *(["triton"] if "triton" in a.conv_variants.split(",") else [])):
+            for v in ("channels_last", "tokens", *FRAME_CONVS, *[t for t in ("triton", "tma") if t in a.conv_variants.split(",")]):
                 if v == "triton":
                     from triton_frame_conv import temporal_resblock_fused
                     out = temporal_resblock_fused(l, x, f)
+                elif v == "tma":
+                    from triton_frame_conv import temporal_resblock_tma
+                    out = temporal_resblock_tma(l, x, f)
                 else: out = temporal_conv_forward(l, x, f, v)
                 err = (out.float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
