@@ -79,6 +79,8 @@ def parse_args(argv=None):
                    help="MovieUNet variants: triton runs every GEGLU as bench/triton_geglu.py's one kernel (GPU)")
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (untimed idea)")
+    p.add_argument("--two-stage-gn", action="store_true",
+                   help="MovieUNet variants: compiled on a GPU, temporal attentions' GroupNorm statistics in two layout-following reductions (untimed idea)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
@@ -221,6 +223,29 @@ def resblock_inputs_channels_last(model) -> int:
     return len(layers)
 
 
+def temporal_norms_two_stage(model) -> int:
+    """Compiled on a GPU, compute every temporal attention's GroupNorm statistics in two reductions that follow the
+    channels-last layout (over each pixel's channels of a group, contiguous; then over the pixels) instead of Inductor's
+    one reduction along an axis 320 elements apart (bench/results/kernels_h100_layout.md); returns how many. Variance as
+    E[x^2] - E[x]^2 in fp32: fine for these activations, not a general GroupNorm."""
+    import types
+    from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
+    def forward(self, x):
+        if not (x.is_cuda and torch.compiler.is_compiling()): return torch.nn.GroupNorm.forward(self, x)
+        b, c, g, rest = x.shape[0], x.shape[1], self.num_groups, x.shape[2:]
+        xl = x.float().movedim(1, -1).reshape(b, -1, g, c // g)       # (B, pixels, G, C/G): a view of channels-last data
+        n = xl.shape[1] * xl.shape[3]
+        mean = xl.sum(-1).sum(1) / n                                  # (B, G), each sum a separate reduction
+        var = ((xl * xl).sum(-1).sum(1) / n - mean * mean).clamp_min(0)
+        ones = (1,) * len(rest)
+        xg = x.float().reshape(b, g, c // g, *rest)
+        y = ((xg - mean.view(b, g, 1, *ones)) * torch.rsqrt(var + self.eps).view(b, g, 1, *ones)).reshape(x.shape)
+        return (y * self.weight.view(1, c, *ones) + self.bias.view(1, c, *ones)).to(x.dtype)
+    layers = [m for m in model.modules() if isinstance(m, TransformerTemporalModel)]
+    for m in layers: m.norm.forward = types.MethodType(forward, m.norm)
+    return len(layers)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -246,6 +271,7 @@ def build(name, a, dev, dtype):
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
             if a.geglu == "triton": geglu_as_triton(model)
             if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
+            if a.two_stage_gn: temporal_norms_two_stage(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -375,7 +401,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

@@ -50,6 +50,8 @@ def main(argv=None):
     p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="every ResnetBlock2D gets its input in channels_last (bench_unet's --cl-resblock-inputs)")
+    p.add_argument("--two-stage-gn", action="store_true",
+                   help="temporal attentions' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
     p.add_argument("--steps", type=int, default=3); p.add_argument("--top", type=int, default=25); p.add_argument("--out")
     a = p.parse_args(argv)
     from profile_unet import build
@@ -59,6 +61,9 @@ def main(argv=None):
     if a.cl_resblock_inputs:
         from bench_unet import resblock_inputs_channels_last
         resblock_inputs_channels_last(model)
+    if a.two_stage_gn:
+        from bench_unet import temporal_norms_two_stage
+        temporal_norms_two_stage(model)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul
         frame_convs_as_matmul(model)
@@ -83,7 +88,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled MovieUNet step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
