@@ -35,6 +35,7 @@ import torch
 import triton
 import triton.language as tl
 from bench_unet import time_steps
+import triton_geglu                                      # noqa: F401 (importing it sets Triton's allocator for TMA descriptors)
 
 
 @triton.jit
@@ -143,12 +144,6 @@ def _frame_conv_tma(a_ptr, w_ptr, bias_ptr, y_ptr, B, C: tl.constexpr, O: tl.con
 _TMA_BLOCKS = dict(BLOCK_O=128, BLOCK_C=64, BLOCK_T=128, num_warps=8, num_stages=4)
 
 
-def _tma_scratch(size: int, alignment: int, stream):
-    "Global memory Triton asks for to hold the TMA descriptors a kernel builds on the device."
-    return torch.empty(size, dtype=torch.int8, device="cuda" if torch.cuda.is_available() else "cpu")
-
-
-triton.set_allocator(_tma_scratch)                       # once, here: a call inside a compiled function would break its graph
 
 
 def frame_conv_tma(a: torch.Tensor, conv, hw: int, blocks: dict | None = None) -> torch.Tensor:
