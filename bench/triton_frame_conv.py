@@ -34,8 +34,8 @@ for _p in (ROOT, ROOT / "bench"):
 import torch
 import triton
 import triton.language as tl
+from triton.tools.tensor_descriptor import TensorDescriptor
 from bench_unet import time_steps
-import triton_geglu                                      # noqa: F401 (importing it sets Triton's allocator for TMA descriptors)
 
 
 @triton.jit
@@ -113,18 +113,16 @@ def temporal_resblock_fused(layer, hidden_states, num_frames, blocks=None):
 
 
 @triton.jit
-def _frame_conv_tma(a_ptr, w_ptr, bias_ptr, y_ptr, B, C: tl.constexpr, O: tl.constexpr, T, HW,
+def _frame_conv_tma(a_desc, w_desc, bias_ptr, y_desc, B, C: tl.constexpr, O: tl.constexpr, T, HW,
                     NUM_PROGRAMS: tl.constexpr, ROUNDS: tl.constexpr,
                     BLOCK_O: tl.constexpr, BLOCK_C: tl.constexpr, BLOCK_T: tl.constexpr):
     """y[b, :, t] = bias + sum over taps k of w[k] @ a[b, :, t + (k-1)*HW]: a (3,1,1) frame convolution as one implicit
-    GEMM over channels and taps. The shifted input tiles come through a TMA descriptor, which fills zeros past the clip's
+    GEMM over channels and taps. The shifted input tiles come through a TMA descriptor (made on the host, the kind Inductor
+    supports in user kernels), which fills zeros past the clip's
     first and last frame (the convolution's padding), so nothing 3x wide is ever written. Persistent: NUM_PROGRAMS
     programs (one per SM) take ROUNDS tiles each, output blocks fastest so the programs sharing an input tile run
     together; tiles past the end are out of bounds (TMA loads zeros and stores nothing)."""
-    dtype = y_ptr.dtype.element_ty
-    a_desc = tl.make_tensor_descriptor(a_ptr, shape=[B, C, T], strides=[C * T, T, 1], block_shape=[1, BLOCK_C, BLOCK_T])
-    w_desc = tl.make_tensor_descriptor(w_ptr, shape=[3 * O, C], strides=[C, 1], block_shape=[BLOCK_O, BLOCK_C])
-    y_desc = tl.make_tensor_descriptor(y_ptr, shape=[B, O, T], strides=[O * T, T, 1], block_shape=[1, BLOCK_O, BLOCK_T])
+    dtype = bias_ptr.dtype.element_ty
     o_blocks = tl.cdiv(O, BLOCK_O)
     per_batch = o_blocks * tl.cdiv(T, BLOCK_T)
     for r in tl.range(0, ROUNDS, flatten=True):
@@ -155,7 +153,9 @@ def frame_conv_tma(a: torch.Tensor, conv, hw: int, blocks: dict | None = None) -
     cfg = {**_TMA_BLOCKS, **(blocks or {})}
     tiles = b * triton.cdiv(o, cfg["BLOCK_O"]) * triton.cdiv(t, cfg["BLOCK_T"])
     programs = min(torch.cuda.get_device_properties(a.device).multi_processor_count if a.is_cuda else 4, tiles)
-    _frame_conv_tma[(programs,)](a, w, conv.bias, y, b, c, o, t, hw, NUM_PROGRAMS=programs,
+    bo, bc, bt = cfg["BLOCK_O"], cfg["BLOCK_C"], cfg["BLOCK_T"]
+    _frame_conv_tma[(programs,)](TensorDescriptor.from_tensor(a, [1, bc, bt]), TensorDescriptor.from_tensor(w, [bo, bc]), conv.bias,
+                                 TensorDescriptor.from_tensor(y, [1, bo, bt]), b, c, o, t, hw, NUM_PROGRAMS=programs,
                                  ROUNDS=triton.cdiv(tiles, programs), **cfg)
     return y
 

@@ -30,6 +30,7 @@ for _p in (ROOT, ROOT / "bench"):
 import torch
 import triton
 import triton.language as tl
+from triton.tools.tensor_descriptor import TensorDescriptor
 from bench_unet import time_steps
 
 
@@ -67,16 +68,13 @@ _geglu_tuned = triton.autotune(_CONFIGS, key=["M", "N", "K"])(_geglu)
 
 
 @triton.jit
-def _geglu_tma(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K: tl.constexpr, NUM_PROGRAMS: tl.constexpr, ROUNDS: tl.constexpr,
+def _geglu_tma(x_desc, w_desc, b_ptr, y_desc, M, N, K: tl.constexpr, NUM_PROGRAMS: tl.constexpr, ROUNDS: tl.constexpr,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, WARP_SPECIALIZE: tl.constexpr):
     """`_geglu` as a persistent kernel (Triton's Hopper recipe): NUM_PROGRAMS programs, one per SM, walk the output tiles
-    N-blocks first and load through TMA descriptors; with K this small (320-1280) the epilogue of one tile (bias, GELU,
+    N-blocks first and load through TMA descriptors (made on the host: Inductor supports those in user kernels); with K this small (320-1280) the epilogue of one tile (bias, GELU,
     store) is a large share of its time, and the flattened loop lets the next tile's loads start under it. Each program
     takes ROUNDS tiles; the last round's tiles past the end are all out of bounds: TMA loads zeros, and stores nothing."""
-    dtype = y_ptr.dtype.element_ty
-    x_desc = tl.make_tensor_descriptor(x_ptr, shape=[M, K], strides=[K, 1], block_shape=[BLOCK_M, BLOCK_K])
-    w_desc = tl.make_tensor_descriptor(w_ptr, shape=[2 * N, K], strides=[K, 1], block_shape=[BLOCK_N, BLOCK_K])
-    y_desc = tl.make_tensor_descriptor(y_ptr, shape=[M, N], strides=[N, 1], block_shape=[BLOCK_M, BLOCK_N])
+    dtype = b_ptr.dtype.element_ty
     n_blocks = tl.cdiv(N, BLOCK_N)
     for r in tl.range(0, ROUNDS, flatten=True, warp_specialize=WARP_SPECIALIZE):
         tile = tl.program_id(0) + r * NUM_PROGRAMS
@@ -96,14 +94,6 @@ def _geglu_tma(x_ptr, w_ptr, b_ptr, y_ptr, M, N, K: tl.constexpr, NUM_PROGRAMS: 
 _TMA_BLOCKS = dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=64, num_warps=8, num_stages=3)
 
 
-def _tma_scratch(size: int, alignment: int, stream):
-    "Global memory Triton asks for to hold the TMA descriptors a kernel builds on the device."
-    return torch.empty(size, dtype=torch.int8, device="cuda" if torch.cuda.is_available() else "cpu")
-
-
-triton.set_allocator(_tma_scratch)                       # once, here: a call inside a compiled function would break its graph
-
-
 def geglu_tma(x: torch.Tensor, proj: torch.nn.Linear, warp_specialize: bool = False, blocks: dict | None = None) -> torch.Tensor:
     "`geglu` through the persistent TMA kernel `_geglu_tma` (Hopper and newer; `blocks` overrides `_TMA_BLOCKS`)."
     k = x.shape[-1]
@@ -114,7 +104,10 @@ def geglu_tma(x: torch.Tensor, proj: torch.nn.Linear, warp_specialize: bool = Fa
     programs = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 4
     tiles = triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"])
     programs = min(programs, tiles)
-    _geglu_tma[(programs,)](x2, proj.weight, proj.bias, y, m, n, k, NUM_PROGRAMS=programs, ROUNDS=triton.cdiv(tiles, programs),
+    bm, bn, bk = cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"]
+    _geglu_tma[(programs,)](TensorDescriptor.from_tensor(x2, [bm, bk]), TensorDescriptor.from_tensor(proj.weight, [bn, bk]),
+                            proj.bias, TensorDescriptor.from_tensor(y, [bm, bn]), m, n, k, NUM_PROGRAMS=programs,
+                            ROUNDS=triton.cdiv(tiles, programs),
                             WARP_SPECIALIZE=warp_specialize, **cfg)
     return y.view(*x.shape[:-1], n)
 
