@@ -73,10 +73,10 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=None, help="warm-up steps per model and mode (default 3 GPU, 1 CPU)")
     p.add_argument("--repeats", type=int, default=None, help="timed steps per model and mode (default 10 GPU, 3 CPU)")
     p.add_argument("--compile-mode", default="default", help="torch.compile mode (default, max-autotune-no-cudagraphs, ...)")
-    p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col", "tokens", "triton"],
+    p.add_argument("--frame-conv", default="matmul", choices=["matmul", "matmul3", "conv2d", "im2col", "tokens", "triton", "tma"],
                    help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
-    p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton"],
-                   help="MovieUNet variants: triton runs every GEGLU as bench/triton_geglu.py's one kernel (GPU)")
+    p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton", "tma"],
+                   help="MovieUNet variants: triton / tma run every GEGLU as bench/triton_geglu.py's blocked / persistent TMA kernel (GPU)")
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (untimed idea)")
     p.add_argument("--two-stage-gn", action="store_true",
@@ -176,7 +176,7 @@ def fuse_qkv(model) -> int:
 
 
 def frame_convs_as_matmul(model, variant: str = "matmul") -> int:
-    "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d, im2col); returns how many."
+    "Run every temporal ResBlock of `model` through a bench_temporal_layers variant (matmul, matmul3, conv2d, im2col, triton, tma); returns how many."
     import types
     from diffusers.models.resnet import TemporalConvLayer
     from bench_temporal_layers import temporal_conv_forward
@@ -194,14 +194,15 @@ def frame_attention_as_sdpa(model) -> int:
     return len(layers)
 
 
-def geglu_as_triton(model) -> int:
-    "Run every diffusers GEGLU of `model` through bench/triton_geglu.py's one-kernel GEGLU under torch.compile; returns how many."
+def geglu_as_triton(model, tma: bool = False) -> int:
+    "Run every diffusers GEGLU of `model` through bench/triton_geglu.py's one-kernel GEGLU (`tma`: the persistent one) under torch.compile; returns how many."
     import types
     from diffusers.models.activations import GEGLU
-    from triton_geglu import geglu
+    from triton_geglu import geglu, geglu_tma
+    kernel = geglu_tma if tma else geglu
     layers = [m for m in model.modules() if isinstance(m, GEGLU)]
     def forward(self, x, *args, **kwargs):             # eager (the FLOP count): diffusers' own, the same arithmetic
-        return geglu(x, self.proj) if torch.compiler.is_compiling() else GEGLU.forward(self, x, *args, **kwargs)
+        return kernel(x, self.proj) if torch.compiler.is_compiling() else GEGLU.forward(self, x, *args, **kwargs)
     for m in layers: m.forward = types.MethodType(forward, m)
     return len(layers)
 
@@ -269,7 +270,7 @@ def build(name, a, dev, dtype):
             if name == "movie-fused": fuse_qkv(model)
             if name == "movie-sdpa": frame_attention_as_sdpa(model)
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
-            if a.geglu == "triton": geglu_as_triton(model)
+            if a.geglu != "diffusers": geglu_as_triton(model, tma=a.geglu == "tma")
             if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
             if a.two_stage_gn: temporal_norms_two_stage(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
@@ -401,7 +402,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{'; MovieUNet GEGLUs as one Triton kernel' if a.geglu == 'triton' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []
