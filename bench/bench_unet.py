@@ -120,6 +120,33 @@ def time_steps(fn, dev, warmup, repeats):
     return statistics.median(times)
 
 
+def time_variants(variants, ref, label, dev, reps, rows):
+    """Time each `(name, fn, compiled)` of `variants` (median ms: a fresh static compile, or eager) and its max abs
+    difference to `ref`; append `(label, name, ms, err)` to `rows`. An error is printed and becomes a NaN row."""
+    for name, fn, compiled in variants:
+        try:
+            err = (fn().float() - ref).abs().max().item()
+            torch._dynamo.reset()                                  # a fresh, static compile per shape
+            ms = time_steps(torch.compile(fn, dynamic=False) if compiled else fn, dev, 3, reps)
+        except Exception as ex:                                    # report it in the table and go on
+            print(f"{name} on {label}: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = err = float("nan")
+        rows.append((label, name, ms, err)); print(rows[-1], flush=True)
+
+
+def print_variants(rows, input_col, variant_col):
+    "The markdown table of `time_variants` rows."
+    print(f"\n| {input_col} | {variant_col} | ms (median; compiled unless marked) | max abs diff to diffusers |\n|---|---|---:|---:|")
+    for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3g} |")
+
+
+def check_close(outs, ref, rtol, label):
+    "Print each output's max abs difference to `ref` (`outs`: name -> tensor) and assert it is under `rtol` x max(1, |ref|)."
+    for name, out in outs.items():
+        err = (out - ref).abs().max().item()
+        print(f"{label}: max |{name} - diffusers| = {err:.2e}")
+        assert err < rtol * max(1.0, ref.abs().max().item()), (name, err)
+
+
 def cuda_graph(fn):
     "`fn` (a step) captured once in a CUDA graph (as torch.compile's reduce-overhead mode does); returns its replay."
     side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())

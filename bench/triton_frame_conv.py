@@ -35,7 +35,8 @@ import torch
 import triton
 import triton.language as tl
 from triton.tools.tensor_descriptor import TensorDescriptor
-from bench_unet import time_steps
+from bench_unet import check_close, print_variants, time_variants
+from triton_geglu import persistent_grid
 
 
 @triton.jit
@@ -100,17 +101,21 @@ def gn_silu_frame_conv(x, norm, conv, hw, blocks=None):
     return y
 
 
-def temporal_resblock_fused(layer, hidden_states, num_frames, blocks=None):
-    "diffusers' TemporalConvLayer forward (eval: no dropout) with each block as `gn_silu_frame_conv`."
+def _resblock_frames(layer, hidden_states, num_frames, block_fn):
+    """diffusers' TemporalConvLayer forward (eval: no dropout) on `(B*F, C, H, W)` features, with each of its four
+    GroupNorm-SiLU-Conv blocks as `block_fn(x, block, hw)` on `x` (B, C, F*H*W) contiguous."""
     bf, c, h, w = hidden_states.shape
     b = bf // num_frames
     x = hidden_states.reshape(b, num_frames, c, h * w).permute(0, 2, 1, 3).reshape(b, c, num_frames * h * w).contiguous()
     identity = x
-    for block in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
-        x = gn_silu_frame_conv(x, block[0], block[-1], h * w, blocks)
+    for block in (layer.conv1, layer.conv2, layer.conv3, layer.conv4): x = block_fn(x, block, h * w)
     x = identity + x
     return x.view(b, -1, num_frames, h * w).permute(0, 2, 1, 3).reshape(bf, -1, h, w)
 
+
+def temporal_resblock_fused(layer, hidden_states, num_frames, blocks=None):
+    "diffusers' TemporalConvLayer forward (eval: no dropout) with each block as `gn_silu_frame_conv`."
+    return _resblock_frames(layer, hidden_states, num_frames, lambda x, blk, hw: gn_silu_frame_conv(x, blk[0], blk[-1], hw, blocks))
 
 @triton.jit
 def _frame_conv_tma(a_desc, w_desc, bias_ptr, y_desc, B, C: tl.constexpr, O: tl.constexpr, T, HW,
@@ -151,12 +156,11 @@ def frame_conv_tma(a: torch.Tensor, conv, hw: int, blocks: dict | None = None) -
     w = conv.weight[:, :, :, 0, 0].permute(2, 0, 1).reshape(3 * o, c).contiguous()     # (3*O, C): taps f-1, f, f+1
     y = torch.empty(b, o, t, device=a.device, dtype=a.dtype)
     cfg = {**_TMA_BLOCKS, **(blocks or {})}
-    tiles = b * triton.cdiv(o, cfg["BLOCK_O"]) * triton.cdiv(t, cfg["BLOCK_T"])
-    programs = min(torch.cuda.get_device_properties(a.device).multi_processor_count if a.is_cuda else 4, tiles)
     bo, bc, bt = cfg["BLOCK_O"], cfg["BLOCK_C"], cfg["BLOCK_T"]
+    programs, rounds = persistent_grid(b * triton.cdiv(o, bo) * triton.cdiv(t, bt), a.device)
     _frame_conv_tma[(programs,)](TensorDescriptor.from_tensor(a, [1, bc, bt]), TensorDescriptor.from_tensor(w, [bo, bc]), conv.bias,
                                  TensorDescriptor.from_tensor(y, [1, bo, bt]), b, c, o, t, hw, NUM_PROGRAMS=programs,
-                                 ROUNDS=triton.cdiv(tiles, programs), **cfg)
+                                 ROUNDS=rounds, **cfg)
     return y
 
 
@@ -164,15 +168,8 @@ def temporal_resblock_tma(layer, hidden_states, num_frames, gn_silu=None, blocks
     """diffusers' TemporalConvLayer forward (eval) with each frame convolution as `frame_conv_tma`; `gn_silu(norm, x)`
     computes each block's GroupNorm-SiLU (default: eager torch; the benchmark passes a compiled one)."""
     gn_silu = gn_silu or (lambda norm, x: torch.nn.functional.silu(norm(x)))
-    bf, c, h, w = hidden_states.shape
-    b = bf // num_frames
-    x = hidden_states.reshape(b, num_frames, c, h * w).permute(0, 2, 1, 3).reshape(b, c, num_frames * h * w).contiguous()
-    identity = x
-    for block in (layer.conv1, layer.conv2, layer.conv3, layer.conv4):
-        x = frame_conv_tma(gn_silu(block[0], x), block[-1], h * w, blocks)
-    x = identity + x
-    return x.view(b, -1, num_frames, h * w).permute(0, 2, 1, 3).reshape(bf, -1, h, w)
-
+    return _resblock_frames(layer, hidden_states, num_frames,
+                            lambda x, blk, hw: frame_conv_tma(gn_silu(blk[0], x), blk[-1], hw, blocks))
 
 def check():
     "Against diffusers' TemporalConvLayer in fp32 on small shapes (run under TRITON_INTERPRET=1 without a GPU)."
@@ -187,10 +184,7 @@ def check():
             outs = {"fused": temporal_resblock_fused(layer, x, frames, blocks=(16, 16, 32))}
             if frames * h * w % 16 == 0:                 # TMA: rows of whole 16-byte units (the interpreter counts elements)
                 outs["implicit GEMM, TMA"] = temporal_resblock_tma(layer, x, frames, blocks=dict(BLOCK_O=32, BLOCK_C=16, BLOCK_T=64))
-        for name, out in outs.items():
-            err = (out - ref).abs().max().item()
-            print(f"C={c} groups={groups} frames={frames} {h}x{w}: max |{name} - diffusers| = {err:.2e}")
-            assert err < 1e-3 * max(1.0, ref.abs().max().item()), err
+        check_close(outs, ref, 1e-3, f"C={c} groups={groups} frames={frames} {h}x{w}")
 
 
 def main(argv=None):
@@ -216,18 +210,7 @@ def main(argv=None):
                     ("implicit GEMM, TMA (kernel launched eagerly; GroupNorm-SiLU compiled, the rest eager)",
                      lambda: temporal_resblock_tma(layer, x, 16, gn), False),
                     ("the same, 64x256 output tiles", lambda: temporal_resblock_tma(layer, x, 16, gn, dict(BLOCK_O=64, BLOCK_T=256)), False))
-        with torch.no_grad():
-            ref = layer(x, num_frames=16).float()
-            for name, fn, compiled in variants:
-                try:
-                    err = (fn().float() - ref).abs().max().item()
-                    torch._dynamo.reset()                                  # a fresh, static compile per shape
-                    ms = time_steps(torch.compile(fn, dynamic=False) if compiled else fn, dev, 3, a.reps)   # median ms, CUDA events
-                except Exception as ex:                  # report it in the table and go on
-                    print(f"{name} on {c} channels: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = err = float("nan")
-                rows.append((f"(32, {c}, {h}, {w})", name, ms, err))
-                print(rows[-1], flush=True)
-    print("\n| input | temporal ResBlock | ms (median; compiled unless marked) | max abs diff to diffusers |\n|---|---|---:|---:|")
-    for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3g} |")
+        with torch.no_grad(): time_variants(variants, layer(x, num_frames=16).float(), f"(32, {c}, {h}, {w})", dev, a.reps, rows)
+    print_variants(rows, "input", "temporal ResBlock")
 
 if __name__ == "__main__": main()

@@ -31,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 from triton.tools.tensor_descriptor import TensorDescriptor
-from bench_unet import time_steps
+from bench_unet import check_close, print_variants, time_variants
 
 
 @triton.jit
@@ -94,30 +94,34 @@ def _geglu_tma(x_desc, w_desc, b_ptr, y_desc, M, N, K: tl.constexpr, NUM_PROGRAM
 _TMA_BLOCKS = dict(BLOCK_M=128, BLOCK_N=128, BLOCK_K=64, num_warps=8, num_stages=3)
 
 
+def persistent_grid(tiles: int, device: torch.device) -> tuple[int, int]:
+    "A persistent kernel's programs (one per SM, at most one per tile; 4 in the CPU interpreter) and rounds of tiles each."
+    programs = min(torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4, tiles)
+    return programs, triton.cdiv(tiles, programs)
+
+
+def _geglu_io(x: torch.Tensor, proj: torch.nn.Linear):
+    "`x` as rows (M, K), and the (M, N) output both GEGLU kernels write."
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()
+    m, k, n = *x2.shape, proj.out_features // 2
+    return x2, torch.empty(m, n, device=x.device, dtype=x.dtype), m, n, k
+
+
 def geglu_tma(x: torch.Tensor, proj: torch.nn.Linear, warp_specialize: bool = False, blocks: dict | None = None) -> torch.Tensor:
     "`geglu` through the persistent TMA kernel `_geglu_tma` (Hopper and newer; `blocks` overrides `_TMA_BLOCKS`)."
-    k = x.shape[-1]
-    x2 = x.reshape(-1, k).contiguous()
-    m, n = x2.shape[0], proj.out_features // 2
-    y = torch.empty(m, n, device=x.device, dtype=x.dtype)
+    x2, y, m, n, k = _geglu_io(x, proj)
     cfg = {**_TMA_BLOCKS, **(blocks or {})}
-    programs = torch.cuda.get_device_properties(x.device).multi_processor_count if x.is_cuda else 4
-    tiles = triton.cdiv(m, cfg["BLOCK_M"]) * triton.cdiv(n, cfg["BLOCK_N"])
-    programs = min(programs, tiles)
     bm, bn, bk = cfg["BLOCK_M"], cfg["BLOCK_N"], cfg["BLOCK_K"]
+    programs, rounds = persistent_grid(triton.cdiv(m, bm) * triton.cdiv(n, bn), x.device)
     _geglu_tma[(programs,)](TensorDescriptor.from_tensor(x2, [bm, bk]), TensorDescriptor.from_tensor(proj.weight, [bn, bk]),
                             proj.bias, TensorDescriptor.from_tensor(y, [bm, bn]), m, n, k, NUM_PROGRAMS=programs,
-                            ROUNDS=triton.cdiv(tiles, programs),
-                            WARP_SPECIALIZE=warp_specialize, **cfg)
+                            ROUNDS=rounds, WARP_SPECIALIZE=warp_specialize, **cfg)
     return y.view(*x.shape[:-1], n)
 
 
 def geglu(x: torch.Tensor, proj: torch.nn.Linear, blocks=None) -> torch.Tensor:
     "diffusers' `GEGLU` (its `proj` Linear, then `hidden * gelu(gate)`) on `x` (..., K) as one Triton kernel."
-    k = x.shape[-1]
-    x2 = x.reshape(-1, k).contiguous()
-    m, n = x2.shape[0], proj.out_features // 2
-    y = torch.empty(m, n, device=x.device, dtype=x.dtype)
+    x2, y, m, n, k = _geglu_io(x, proj)
     args = (x2, proj.weight, proj.bias, y, m, n, k)
     if blocks is None and not x.is_cuda: blocks = (16, 16, 16)      # Triton's CPU interpreter: no autotuning
     if blocks is None:
@@ -140,10 +144,7 @@ def check():
             ref = layer(x)
             outs = {"blocked": geglu(x, layer.proj, blocks=(16, 16, 16)),
                     "persistent TMA": geglu_tma(x, layer.proj, blocks=dict(BLOCK_M=16, BLOCK_N=16 if n % 32 == 0 else 32, BLOCK_K=16))}
-        for name, out in outs.items():
-            err = (out - ref).abs().max().item()
-            print(f"tokens={2 * m} width={k} hidden={n}: max |triton ({name}) - diffusers| = {err:.2e}")
-            assert err < 1e-4 * max(1.0, ref.abs().max().item()), err
+        check_close(outs, ref, 1e-4, f"tokens={2 * m} width={k} hidden={n}")
 
 
 def main(argv=None):
@@ -167,17 +168,7 @@ def main(argv=None):
                     ("persistent TMA kernel, 128x64 tiles, 4 stages (eager launch)",
                      lambda: out(geglu_tma(x, ff.net[0].proj, blocks=dict(BLOCK_N=64, num_stages=4))), False),
                     ("(its GEMMs alone: proj + out, cuBLAS)", lambda: out(ff.net[0].proj(x)[..., :c * 4]), True))
-        with torch.no_grad():
-            ref = ff(x).float()
-            for name, fn, compiled in variants:
-                try:
-                    err = (fn().float() - ref).abs().max().item()
-                    torch._dynamo.reset()                                  # a fresh, static compile per shape
-                    ms = time_steps(torch.compile(fn, dynamic=False) if compiled else fn, dev, 3, a.reps)   # median ms, CUDA events
-                except Exception as ex:                  # report it in the table and go on
-                    print(f"{name} at {c}: {type(ex).__name__}: {str(ex)[:300]}", flush=True); ms = err = float("nan")
-                rows.append((f"({tokens}, {c})", name, ms, err)); print(rows[-1], flush=True)
-    print("\n| tokens x width | feed-forward | ms (median; compiled unless marked) | max abs diff to diffusers |\n|---|---|---:|---:|")
-    for r in rows: print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3g} |")
+        with torch.no_grad(): time_variants(variants, ff(x).float(), f"({tokens}, {c})", dev, a.reps, rows)
+    print_variants(rows, "tokens x width", "feed-forward")
 
 if __name__ == "__main__": main()
