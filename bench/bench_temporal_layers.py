@@ -106,15 +106,19 @@ def temporal_conv_tokens(layer: TemporalConvLayer, hidden_states, num_frames):
     return x.view(b, num_frames, h, w, -1).permute(0, 1, 4, 2, 3).reshape(bf, -1, h, w)
 
 
+KERNEL_RESBLOCKS = {"triton": "temporal_resblock_fused", "tma": "temporal_resblock_tma"}   # in bench/triton_frame_conv.py
+
+
+def kernel_resblock(variant: str):
+    "The bench/triton_frame_conv.py temporal ResBlock that runs the Triton variant `variant` (triton or tma)."
+    import triton_frame_conv
+    return getattr(triton_frame_conv, KERNEL_RESBLOCKS[variant])
+
+
 def temporal_conv_forward(layer: TemporalConvLayer, hidden_states, num_frames, variant):
     if variant == "tokens": return temporal_conv_tokens(layer, hidden_states, num_frames)
-    if variant == "triton":     # bench/triton_frame_conv.py: one fused kernel per block, compiled (eager: matmul, same FLOPs)
-        from triton_frame_conv import temporal_resblock_fused
-        if torch.compiler.is_compiling(): return temporal_resblock_fused(layer, hidden_states, num_frames)
-        variant = "matmul"
-    if variant == "tma":        # bench/triton_frame_conv.py: implicit GEMM over channels and taps, compiled (eager: matmul)
-        from triton_frame_conv import temporal_resblock_tma
-        if torch.compiler.is_compiling(): return temporal_resblock_tma(layer, hidden_states, num_frames)
+    if variant in KERNEL_RESBLOCKS:     # Triton kernels, compiled only (eager: matmul, the same FLOPs for the count)
+        if torch.compiler.is_compiling(): return kernel_resblock(variant)(layer, hidden_states, num_frames)
         variant = "matmul"
     bf, c, h, w = hidden_states.shape
     x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4)
@@ -251,14 +255,8 @@ def main(argv=None):
     with torch.no_grad():                                      # the variants compute what diffusers' layer computes
         for l, x, f in convs[:3]:
             ref = l(x, num_frames=f).float()
-            for v in ("channels_last", "tokens", *FRAME_CONVS, *[t for t in ("triton", "tma") if t in a.conv_variants.split(",")]):
-                if v == "triton":
-                    from triton_frame_conv import temporal_resblock_fused
-                    out = temporal_resblock_fused(l, x, f)
-                elif v == "tma":
-                    from triton_frame_conv import temporal_resblock_tma
-                    out = temporal_resblock_tma(l, x, f)
-                else: out = temporal_conv_forward(l, x, f, v)
+            for v in ("channels_last", "tokens", *FRAME_CONVS, *[t for t in KERNEL_RESBLOCKS if t in a.conv_variants.split(",")]):
+                out = kernel_resblock(v)(l, x, f) if v in KERNEL_RESBLOCKS else temporal_conv_forward(l, x, f, v)
                 err = (out.float() - ref).abs().max().item()
                 scale = ref.abs().max().item()
                 assert err <= 2e-2 * scale, (v, err, scale)

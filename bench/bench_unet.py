@@ -261,12 +261,13 @@ def temporal_norms_two_stage(model) -> int:
     def forward(self, x):
         if not (x.is_cuda and torch.compiler.is_compiling()): return torch.nn.GroupNorm.forward(self, x)
         b, c, g, rest = x.shape[0], x.shape[1], self.num_groups, x.shape[2:]
-        xl = x.float().movedim(1, -1).reshape(b, -1, g, c // g)       # (B, pixels, G, C/G): a view of channels-last data
+        xf = x.float()
+        xl = xf.movedim(1, -1).reshape(b, -1, g, c // g)              # (B, pixels, G, C/G): a view of channels-last data
         n = xl.shape[1] * xl.shape[3]
         mean = xl.sum(-1).sum(1) / n                                  # (B, G), each sum a separate reduction
         var = ((xl * xl).sum(-1).sum(1) / n - mean * mean).clamp_min(0)
         ones = (1,) * len(rest)
-        xg = x.float().reshape(b, g, c // g, *rest)
+        xg = xf.reshape(b, g, c // g, *rest)
         y = ((xg - mean.view(b, g, 1, *ones)) * torch.rsqrt(var + self.eps).view(b, g, 1, *ones)).reshape(x.shape)
         return (y * self.weight.view(1, c, *ones) + self.bias.view(1, c, *ones)).to(x.dtype)
     layers = [m for m in model.modules() if isinstance(m, TransformerTemporalModel)]
