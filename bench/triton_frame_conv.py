@@ -15,8 +15,10 @@ Triton GEMM is slower than cuBLAS: it lost.
 The second kernel, `_frame_conv_tma`, leaves the GroupNorm-SiLU to Inductor (one pass that writes the normalised input)
 and fixes only the 3x-wide output: one implicit GEMM over channels and the three taps, reading the shifted input tiles
 through a TMA descriptor that fills zeros past the clip's ends, persistent like Triton's Hopper matmuls. Per block that
-is a C-wide write instead of a 3C-wide one read back twice. It matches diffusers within 1e-6 under the interpreter and
-has not been timed on a GPU yet.
+is a C-wide write instead of a 3C-wide one read back twice. It matches diffusers within 1e-6 under the interpreter. On
+an H100 a first-level temporal ResBlock with it took 1.351 ms compiled against FrameConvLayer's 1.578; at the 5x12 level
+it died with an illegal instruction (frame shifts of 60 elements are not whole 16-byte units), so
+`temporal_resblock_tma` falls back to FrameConvLayer there. In the whole step it did not pay (bench/results/unet_h100_tma.md).
 
 Needs `triton` (CUDA builds of torch bring it; on a CPU machine `pip install triton` for the interpreter).
 
@@ -167,6 +169,8 @@ def frame_conv_tma(a: torch.Tensor, conv, hw: int, blocks: dict | None = None) -
 def temporal_resblock_tma(layer, hidden_states, num_frames, gn_silu=None, blocks=None):
     """diffusers' TemporalConvLayer forward (eval) with each frame convolution as `frame_conv_tma`; `gn_silu(norm, x)`
     computes each block's GroupNorm-SiLU (default: eager torch; the benchmark passes a compiled one)."""
+    if hidden_states.shape[-2] * hidden_states.shape[-1] % 8:   # frame shifts of H*W elements not whole 16-byte units:
+        return type(layer).forward(layer, hidden_states, num_frames)   # (the 5x12 level died on an H100: illegal instruction)
     gn_silu = gn_silu or (lambda norm, x: torch.nn.functional.silu(norm(x)))
     return _resblock_frames(layer, hidden_states, num_frames,
                             lambda x, blk, hw: frame_conv_tma(gn_silu(blk[0], x), blk[-1], hw, blocks))
