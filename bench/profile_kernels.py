@@ -7,6 +7,7 @@ convolutions, attention kernels, Triton fusions, copies).
 
     python bench/profile_kernels.py                  # GPU, paper size
     python bench/profile_kernels.py --matmul         # frame convolutions as GEMMs (bench_unet's movie-mm)
+    python bench/profile_kernels.py --model modelscope   # diffusers' UNet3DConditionModel on the same input, to compare
     python bench/profile_kernels.py --tiny           # CPU check of the script
 """
 from __future__ import annotations
@@ -48,6 +49,8 @@ def kernel_times(prof, steps: int, device_type: str = "cuda"):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
+    p.add_argument("--model", default="movie", choices=["movie", "modelscope"],
+                   help="MovieUNet, or diffusers' UNet3DConditionModel (ModelScope, bench_unet's config) for comparison")
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="every ResnetBlock2D gets its input in channels_last (bench_unet's --cl-resblock-inputs)")
     p.add_argument("--two-stage-gn", action="store_true",
@@ -57,7 +60,12 @@ def main(argv=None):
     from profile_unet import build
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    model, cfg = build(a.tiny, dev, dtype)
+    if a.model == "modelscope":
+        from diffusers import UNet3DConditionModel
+        from bench_unet import MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG
+        cfg = TINY_MODELSCOPE_CONFIG if a.tiny else MODELSCOPE_UNET_CONFIG
+        model = UNet3DConditionModel(**cfg).to(dev, dtype).eval()
+    else: model, cfg = build(a.tiny, dev, dtype)
     if a.cl_resblock_inputs:
         from bench_unet import resblock_inputs_channels_last
         resblock_inputs_channels_last(model)
@@ -72,21 +80,22 @@ def main(argv=None):
     txt = torch.randn(2, 77, cfg["cross_attention_dim"], device=dev, dtype=dtype)
     t = torch.full((2,), 500, device=dev)
     cm = torch.compile(model)
+    kw = {} if a.model == "modelscope" else {"domain": 0}
     t0 = time.time()
     with torch.no_grad():
-        for _ in range(3): cm(x, t, txt, domain=0)
+        for _ in range(3): cm(x, t, txt, **kw)
     compile_s = time.time() - t0
     if dev.type == "cuda": torch.cuda.synchronize()
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     with torch.no_grad(), profile(activities=acts) as prof:
-        for _ in range(a.steps): cm(x, t, txt, domain=0)
+        for _ in range(a.steps): cm(x, t, txt, **kw)
         if dev.type == "cuda": torch.cuda.synchronize()
     by_name, count = kernel_times(prof, a.steps, dev.type)
     total = sum(by_name.values())
     by_kind = defaultdict(float)
     for n, ms in by_name.items(): by_kind[kind(n)] += ms
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
-    lines = [f"# Kernels of one compiled MovieUNet step: {name}", "",
+    lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
              f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
