@@ -42,6 +42,12 @@ def test_every_chapter_is_a_page():
     assert not missing, f"chapters without a page: {missing}"
 
 
+def test_no_progress_bar_redraws(site):
+    "Stored outputs hold a progress bar's last state only (tools/run_nbs.py settles them), so no page prints each redraw."
+    redraws = {p.name: n for p in DOCS.glob("*.html") if (n := len(re.findall(r":\s+\d{1,2}%\|", p.read_text())))}
+    assert not redraws, f"pages with unfinished progress bars: {redraws}; run python tools/run_nbs.py nbs/*.ipynb --settle-only"
+
+
 def test_core_page_in_chromium(site, tmp_path):
     r = _chromium("--dump-dom", f"{site}/00_core.html", tmp_path=tmp_path)
     dom = html.unescape(re.sub(r"<[^>]+>", "", r.stdout))              # the page's text as rendered
