@@ -1,7 +1,8 @@
 """The docs site: built offline from the notebooks, opened in a real headless Chromium.
 
 Checks that the core chapter's page shows an exported function's signature and docstring as the
-browser renders it, and saves a screenshot to `_docs/screenshot-core.png`.
+browser renders it, and saves a screenshot to `_docs/screenshot-core.png`; and that stored outputs read as in
+Jupyter: Markdown() tables are tables, progress bars show their last state.
 """
 import functools, html, http.server, os, re, shutil, subprocess, sys, threading
 from pathlib import Path
@@ -46,6 +47,12 @@ def test_no_progress_bar_redraws(site):
     "Stored outputs hold a progress bar's last state only (tools/run_nbs.py settles them), so no page prints each redraw."
     redraws = {p.name: n for p in DOCS.glob("*.html") if (n := len(re.findall(r":\s+\d{1,2}%\|", p.read_text())))}
     assert not redraws, f"pages with unfinished progress bars: {redraws}; run python tools/run_nbs.py nbs/*.ipynb --settle-only"
+
+
+def test_markdown_outputs_render_tables(site):
+    "Benchmark tables a notebook shows with IPython's Markdown() are HTML tables on the page, not pipe-separated text."
+    tables = re.findall(r"<table.*?</table>", (DOCS / "06_unet.html").read_text(), flags=re.S)
+    assert any("compiled+graph" in t and "modelscope" in t for t in tables), "06_unet: the benchmark table is not a table"
 
 
 def test_core_page_in_chromium(site, tmp_path):

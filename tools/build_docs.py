@@ -111,6 +111,7 @@ def site():
         "title": "moviefactory", "author": "moviefactory developers", "only_build_toc_files": True,
         "execute": {"execute_notebooks": "off"},
         "sphinx": {"config": {"html_show_copyright": False, "myst_heading_anchors": 3,
+                              "nb_render_markdown_format": "gfm",   # Markdown() outputs: tables, as Quarto renders them
                               "myst_all_links_external": True}},   # keep nbdev's symbol links as written
         "html": {"use_repository_button": False}}, sort_keys=False))
     for stale in (PROC / "_quarto.yml", PROC / "sidebar.yml", PROC / "nbdev.yml"): stale.unlink(missing_ok=True)
