@@ -435,6 +435,8 @@ class _Continuation:
         from transformers import DynamicCache
         self.tok, self.model, self.torch = tok, model, torch
         self.cache, self.pending, self.logits, self.sampled = DynamicCache(config=model.config), "", None, 0
+        import inspect   # transformers 5.x renamed the KV-cache argument and output `past_key_values` -> `cache`
+        self.cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self.gen = torch.Generator().manual_seed(int(seed))
         self.temperature, self.top_p = temperature, top_p
         eos = getattr(model.generation_config, "eos_token_id", None)
@@ -442,8 +444,8 @@ class _Continuation:
 
     def _run(self, ids: list[int]):
         t = self.torch.tensor([ids], device=self.model.device)
-        with self.torch.no_grad(): out = self.model(input_ids=t, past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        self.cache, self.logits = out.past_key_values, out.logits[0, -1].float().cpu()
+        with self.torch.no_grad(): out = self.model(input_ids=t, **{self.cache_kw: self.cache}, use_cache=True, logits_to_keep=1)
+        self.cache, self.logits = getattr(out, self.cache_kw), out.logits[0, -1].float().cpu()
 
     def feed(self, text: str):
         "Append `text` (after any sampled text not yet fed) to the context."
@@ -500,7 +502,7 @@ class _Continuation:
             t = ids[o]
             if len(t) > 1:   # score the rest of the option, then drop it from the cache again
                 with torch.no_grad():
-                    res = self.model(input_ids=torch.tensor([t], device=self.model.device), past_key_values=self.cache, use_cache=True)
+                    res = self.model(input_ids=torch.tensor([t], device=self.model.device), **{self.cache_kw: self.cache}, use_cache=True)
                 lps = res.logits[0, :-1].float().cpu().log_softmax(-1)
                 out[o] += float(lps[torch.arange(len(t) - 1), torch.tensor(t[1:])].sum())
                 self.cache.crop(-len(t))
