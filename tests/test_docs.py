@@ -55,6 +55,14 @@ def test_markdown_outputs_render_tables(site):
     assert any("compiled+graph" in t and "modelscope" in t for t in tables), "06_unet: the benchmark table is not a table"
 
 
+def test_readme_and_index_show_the_storyboard(site):
+    "The front page and README.md show the README movie's storyboard, from one image in nbs/images/."
+    m = re.search(r'<img[^>]*src="([^"]*race_storyboard\.jpg)"', (DOCS / "index.html").read_text())
+    assert m and (DOCS / m[1]).stat().st_size > 20_000, "index.html: no storyboard image"
+    readme_imgs = re.findall(r"!\[[^]]*\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert readme_imgs and all((ROOT / p).is_file() for p in readme_imgs), readme_imgs
+
+
 def test_core_page_in_chromium(site, tmp_path):
     r = _chromium("--dump-dom", f"{site}/00_core.html", tmp_path=tmp_path)
     dom = html.unescape(re.sub(r"<[^>]+>", "", r.stdout))              # the page's text as rendered

@@ -70,6 +70,7 @@ def readme():
         src = _src(c)
         if c["cell_type"] == "markdown":
             src = re.sub(r"^# (.*)\n\n> (.*)$", r"# \1\n\n> \2", src, flags=re.M)
+            src = re.sub(r"\]\((?!https?:|#)([^)]+\.(?:png|jpg))\)", r"](nbs/\1)", src)   # images: from the repo root
             parts.append(src)
         elif c["cell_type"] == "code" and not src.lstrip().startswith("#|"):
             parts.append(f"```python\n{src}\n```")
@@ -100,7 +101,7 @@ def site():
         out = _frontmatter(json.loads(p.read_text())).get("output-file", p.stem + ".html")
         pages[Path(out).stem] = p.stem
     titles = {p.stem: _for_jupyter_book(p, pages) for p in [PROC / "index.ipynb", *nbs]}
-    for p in (ROOT / "nbs").rglob("*.png"):                      # images the notebooks link to
+    for p in [*(ROOT / "nbs").rglob("*.png"), *(ROOT / "nbs").rglob("*.jpg")]:   # images the notebooks link to
         dst = PROC / p.relative_to(ROOT / "nbs"); dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(p, dst)
     (PROC / "_toc.yml").write_text(yaml.safe_dump({
         "format": "jb-book", "root": "index",
