@@ -398,8 +398,8 @@ def table(rows, header_lines):
     return "\n".join(out) + "\n"
 
 
-def main(argv=None):
-    a = parse_args(argv)
+def prepare(a):
+    "Fill in `a`'s size and timing defaults and set the backend switches it asks for; returns (device, dtype)."
     dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     a.frames = a.frames or (4 if a.tiny else 16)
     a.height, a.width = a.height or (64 if a.tiny else 320), a.width or (64 if a.tiny else 768)
@@ -417,6 +417,12 @@ def main(argv=None):
             import torch._inductor.config as inductor_config
             inductor_config.coordinate_descent_tuning = True
         torch.set_float32_matmul_precision("high")
+    return dev, dtype
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    dev, dtype = prepare(a)
     devname = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or "cpu")
     slug = "cpu" if dev.type == "cpu" else re.sub(r"[^a-z0-9]+", "_", devname.lower()).strip("_")
     out = Path(a.out) if a.out else ROOT / "bench" / "results" / f"unet_{slug}{'_tiny' if a.tiny else ''}.md"
