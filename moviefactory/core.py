@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'SAMPLERS', 'MovieFactoryError', 'Scene', 'Script', 'Movie',
            'check_sampler', 'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything',
            'get_device', 'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
-           'frames_to_uint8', 'content_hash', 'Cache', 'get_logger', 'progress']
+           'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -271,12 +271,20 @@ class Cache:
     def __repr__(self): return f"Cache({str(self.root)!r})"
 
 # %% ../nbs/00_core.ipynb #263997ea
+class BarSafeHandler(logging.StreamHandler):
+    "A log handler that writes through `tqdm.write`: a live progress bar is cleared first and redrawn after."
+    def emit(self, record):
+        try:
+            from tqdm import tqdm
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception: self.handleError(record)
+
 def get_logger(name: str = "moviefactory") -> logging.Logger:
     "The package logger, set up once with a short format and the configured level."
     log = logging.getLogger(name)
     root = logging.getLogger("moviefactory")
     if not root.handlers:
-        h = logging.StreamHandler()
+        h = BarSafeHandler()
         h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(h)
         root.setLevel(get_config().log_level.upper())
