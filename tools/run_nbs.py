@@ -66,6 +66,7 @@ def run_nb(fn: Path, force_flags=(), keep_skipped: bool = False):
         if skip & d.keys():
             if not keep_skipped: cell.outputs, cell.execution_count = [], None
             return True
+        cell.outputs = []      # execnb stores outputs only when there are some: a cell gone quiet would keep stale ones
         return False
 
     os.environ["IN_TEST"] = "1"
