@@ -63,6 +63,12 @@ def test_readme_and_index_show_the_storyboard(site):
     assert readme_imgs and all((ROOT / p).is_file() for p in readme_imgs), readme_imgs
 
 
+def test_one_search_box(site):
+    "The sidebar's search box only: newer pydata-sphinx-theme releases add a header bar with another (build_docs.py drops it)."
+    page = (DOCS / "index.html").read_text()
+    assert page.count('class="btn search-button-field') == 1, "index.html: more than one search box"
+
+
 def test_core_page_in_chromium(site, tmp_path):
     r = _chromium("--dump-dom", f"{site}/00_core.html", tmp_path=tmp_path)
     dom = html.unescape(re.sub(r"<[^>]+>", "", r.stdout))              # the page's text as rendered

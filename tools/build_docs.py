@@ -113,6 +113,11 @@ def site():
         "execute": {"execute_notebooks": "off"},
         "sphinx": {"config": {"html_show_copyright": False, "myst_heading_anchors": 3,
                               "nb_render_markdown_format": "gfm",   # Markdown() outputs: tables, as Quarto renders them
+                              # these replace Jupyter Book's theme options whole: its own, plus no header bar, which
+                              # pydata-sphinx-theme >= 0.16 adds with a second search box (the sidebar keeps one)
+                              "html_theme_options": {"search_bar_text": "Search this book...", "home_page_in_toc": True,
+                                                     "use_repository_button": False, "use_edit_page_button": False,
+                                                     "use_issues_button": False, "navbar_persistent": []},
                               "myst_all_links_external": True}},   # keep nbdev's symbol links as written
         "html": {"use_repository_button": False}}, sort_keys=False))
     for stale in (PROC / "_quarto.yml", PROC / "sidebar.yml", PROC / "nbdev.yml"): stale.unlink(missing_ok=True)
