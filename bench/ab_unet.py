@@ -45,15 +45,6 @@ def build(name, a, dev, dtype, graph: bool):
     return step, time.time() - t0
 
 
-def timed(step, dev) -> float:
-    "Milliseconds of one step (CUDA events on a GPU)."
-    if dev.type == "cuda":
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); step(); e.record(); e.synchronize()
-        return s.elapsed_time(e)
-    t0 = time.perf_counter(); step(); return (time.perf_counter() - t0) * 1e3
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--a", required=True, help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
@@ -76,7 +67,7 @@ def main(argv=None):
     with torch.no_grad():
         for r in range(args.rounds):
             for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-                for k in range(args.steps): rounds[i, r, k] = timed((step_a, step_b)[i], dev)
+                for k in range(args.steps): rounds[i, r, k] = bench_unet.step_ms((step_a, step_b)[i], dev)
     med_a, med_b = np.median(rounds[0]), np.median(rounds[1])
     rng = np.random.default_rng(args.seed)
     picks = rng.integers(0, args.rounds, size=(2000, args.rounds))          # resample rounds, both variants together

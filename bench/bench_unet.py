@@ -105,19 +105,20 @@ def sync(dev):
     if dev.type == "cuda": torch.cuda.synchronize(dev)
 
 
+def step_ms(fn, dev) -> float:
+    "Milliseconds of one call of `fn()`; CUDA events on a GPU."
+    if dev.type == "cuda":
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record(); fn(); e.record(); e.synchronize()
+        return s.elapsed_time(e)
+    t0 = time.perf_counter(); fn(); return (time.perf_counter() - t0) * 1e3
+
+
 def time_steps(fn, dev, warmup, repeats):
     "Median milliseconds of `fn()` over `repeats` calls after `warmup` calls; CUDA events on a GPU."
     for _ in range(warmup): fn()
     sync(dev)
-    times = []
-    for _ in range(repeats):
-        if dev.type == "cuda":
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record(); fn(); e.record(); e.synchronize()
-            times.append(s.elapsed_time(e))
-        else:
-            t0 = time.perf_counter(); fn(); times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return statistics.median(step_ms(fn, dev) for _ in range(repeats))
 
 
 def time_variants(variants, ref, label, dev, reps, rows):
