@@ -27,9 +27,10 @@ _BAR = re.compile(r"^(.+?):\s+(\d+)%\|")
 
 
 def settle(text: str) -> str:
-    """What a terminal finally shows for `text`: each line after its last carriage return, ANSI escapes dropped, and a
-    progress bar left unfinished only because a nested bar moved the cursor gone when the same bar ends further down."""
-    lines = [l.rstrip("\r").split("\r")[-1] for l in _ANSI.sub("", text).split("\n")]
+    """What a terminal finally shows for `text`: each line after its last carriage return, without trailing blanks or
+    ANSI escapes, and a progress bar left unfinished only because a nested bar moved the cursor gone when the same bar
+    ends further down."""
+    lines = [l.rstrip("\r").split("\r")[-1].rstrip() for l in _ANSI.sub("", text).split("\n")]
     bars = [_BAR.match(l) for l in lines]
     def superseded(i):
         m = bars[i]
@@ -45,7 +46,7 @@ def settle_streams(nb) -> int:
         for o in cell.get("outputs", []):
             if o.get("output_type") == "stream":
                 text = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
-                new = "\n".join(l.rstrip() for l in settle(text).split("\n"))
+                new = settle(text)
                 if new != text: o["text"], changed = new.splitlines(keepends=True), changed + 1
                 if not new.strip(): continue                 # only bars that cleared themselves (leave=False)
             outs.append(o)
