@@ -1,14 +1,18 @@
 #!/usr/bin/env python
-"""Two U-Net variants timed against each other in one process, their steps interleaved: an A/B comparison for changes
+"""U-Net variants timed against each other in one process, their steps interleaved: an A/B comparison for changes
 worth 1-2% of a step, within the spread between separate runs (MovieUNet's compiled step measured 137.9-141.7 ms
-across bench_unet.py runs on H100s). Both variants are built and compiled first; then each round times `--steps` steps
-of one and then of the other, alternating which goes first. It reports each variant's median step, the ratio B/A and
-a 95% bootstrap interval of that ratio over the rounds.
+across bench_unet.py runs on H100s). All variants are built and compiled first; then each round times `--steps` steps
+of each, in an order that rotates from round to round. It reports each variant's median step, its TFLOP/step (counted
+on one eager step) and share of the GPU's measured bf16 matmul ceiling (bench_unet's, taken at the run's start and end),
+and for each pair of variants (`--b` may be given more than once) the ratio of their steps with a 95% bootstrap interval
+of that ratio over the rounds. A variant whose compile would start past `--budget-s` is left out, so that a call with a
+time limit still times the ones before it.
 
 A variant is a bench_unet.py model name and its flags, quoted:
 
     python bench/ab_unet.py --a movie --b "movie --cl-resblock-inputs --two-stage-gn"      # GPU, paper size
     python bench/ab_unet.py --a movie --b "movie-mm --frame-conv tma" --cuda-graph         # replayed from CUDA graphs
+    python bench/ab_unet.py --a modelscope --b movie --b "movie --geglu triton"            # two Bs against one A
     python bench/ab_unet.py --a "movie --no-compile" --b "movie --no-compile --geglu triton" --tiny --rounds 3   # CPU check
 """
 from __future__ import annotations
@@ -33,8 +37,9 @@ def parse(spec: str, tiny: bool):
 
 
 def build(name, a, dev, dtype, graph: bool):
-    "Build, compile (unless --no-compile) and warm up one variant; returns (step function, compile + warm-up seconds)."
+    "Build, compile (unless --no-compile) and warm up one variant; returns (step function, compile + warm-up seconds, FLOP/step)."
     model, call = bench_unet.build(name, a, dev, dtype)
+    with torch.no_grad(): flops = bench_unet.count_flops(lambda: call(model))
     runner = model if a.no_compile else torch.compile(model, mode=a.compile_mode)
     t0 = time.time()
     with torch.no_grad():
@@ -42,46 +47,67 @@ def build(name, a, dev, dtype, graph: bool):
         step = bench_unet.cuda_graph(lambda: call(runner)) if graph and dev.type == "cuda" else (lambda: call(runner))
         for _ in range(a.warmup): step()
     bench_unet.sync(dev)
-    return step, time.time() - t0
+    return step, time.time() - t0, flops
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--a", required=True, help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
-    p.add_argument("--b", required=True, help='variant B, e.g. "movie --two-stage-gn"')
+    p.add_argument("--b", required=True, action="append", help='variant B, e.g. "movie --two-stage-gn"; repeat for more')
     p.add_argument("--rounds", type=int, default=20, help="rounds of interleaved timing (default 20)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round (default 3)")
-    p.add_argument("--cuda-graph", action="store_true", help="time both replayed from CUDA graphs")
+    p.add_argument("--cuda-graph", action="store_true", help="time every variant replayed from a CUDA graph")
     p.add_argument("--tiny", action="store_true", help="tiny configs (a CPU check of the script)")
     p.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
+    p.add_argument("--budget-s", type=float, default=1e9, help="start no compile after this many seconds of the run (default: no limit)")
     p.add_argument("--out", help="also write the table to this markdown file")
     args = p.parse_args(argv)
     t_start = time.time()
-    specs = [parse(s, args.tiny) for s in (args.a, args.b)]
-    (_, a_ns, dev, _), (_, b_ns, _, _) = specs
-    differ = [k for k in GLOBAL_SWITCHES if getattr(a_ns, k) != getattr(b_ns, k)]
-    if differ: sys.exit(f"A and B differ in {', '.join('--' + k.replace('_', '-') for k in differ)}: these are global "
-                        "switches or the input, which both variants must share; compare them in separate runs")
-    (step_a, comp_a), (step_b, comp_b) = (build(*spec, args.cuda_graph) for spec in specs)
-    rounds = np.zeros((2, args.rounds, args.steps))
+    labels = ["A"] + [f"B{i + 1}" if len(args.b) > 1 else "B" for i in range(len(args.b))]
+    spec_strs = [args.a, *args.b]
+    specs = [parse(s, args.tiny) for s in spec_strs]
+    a_ns, dev = specs[0][1], specs[0][2]
+    for spec, (_, ns, _, _) in zip(spec_strs[1:], specs[1:]):
+        differ = [k for k in GLOBAL_SWITCHES if getattr(a_ns, k) != getattr(ns, k)]
+        if differ: sys.exit(f"A and {spec!r} differ in {', '.join('--' + k.replace('_', '-') for k in differ)}: these are "
+                            "global switches or the input, which all variants must share; compare them in separate runs")
+    start_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
+    built = []
+    for spec, label in zip(specs, labels):
+        if len(built) >= 2 and time.time() - t_start > args.budget_s:
+            print(f"{label} left out: past --budget-s {args.budget_s:.0f} s", flush=True); break
+        built.append(build(*spec, args.cuda_graph)); print(f"{label} built in {built[-1][1]:.0f} s", flush=True)
+    n = len(built)
+    rounds = np.zeros((n, args.rounds, args.steps))
     with torch.no_grad():
         for r in range(args.rounds):
-            for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-                for k in range(args.steps): rounds[i, r, k] = bench_unet.step_ms((step_a, step_b)[i], dev)
-    med_a, med_b = np.median(rounds[0]), np.median(rounds[1])
+            for i in (list(range(n))[r % n:] + list(range(n))[:r % n])[::1 if r % 2 == 0 else -1]:
+                for k in range(args.steps): rounds[i, r, k] = bench_unet.step_ms(built[i][0], dev)
+    end_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
+    ceiling = max(*start_rates.values(), *end_rates.values())
+    med = np.median(rounds.reshape(n, -1), 1)
     rng = np.random.default_rng(args.seed)
-    picks = rng.integers(0, args.rounds, size=(2000, args.rounds))          # resample rounds, both variants together
-    boot = np.median(rounds[1][picks].reshape(2000, -1), 1) / np.median(rounds[0][picks].reshape(2000, -1), 1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    picks = rng.integers(0, args.rounds, size=(2000, args.rounds))          # resample rounds, all variants together
+    boot_med = np.stack([np.median(rounds[i][picks].reshape(2000, -1), 1) for i in range(n)])
+    ratios = []
+    for i in range(1, n):
+        for j in range(i):
+            lo, hi = np.percentile(boot_med[i] / boot_med[j], [2.5, 97.5])
+            ratios.append(f"- {labels[i]}/{labels[j]} = {med[i] / med[j]:.4f} (95% bootstrap interval over rounds {lo:.4f}-{hi:.4f})")
     devname = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
+    tflop = [b[2] / 1e12 for b in built]
     md = "\n".join([
-        f"# A/B of two U-Net variants: {devname}", "",
+        f"# A/B of U-Net variants: {devname}", "",
         f"{'tiny configs' if args.tiny else 'SD2-base config (random weights)'}; batch {a_ns.batch}, {a_ns.frames} frames of "
-        f"{a_ns.width}x{a_ns.height}; {args.rounds} rounds of {args.steps} steps each, interleaved"
-        f"{'; replayed from CUDA graphs' if args.cuda_graph else ''}; total run {time.time() - t_start:.0f} s.", "",
-        "| variant | spec | ms/step (median) | compile + warm-up s |", "|---|---|---:|---:|",
-        f"| A | `{args.a}` | {med_a:.2f} | {comp_a:.0f} |", f"| B | `{args.b}` | {med_b:.2f} | {comp_b:.0f} |", "",
-        f"B/A = {med_b / med_a:.4f} (95% bootstrap interval over rounds {lo:.4f}-{hi:.4f}).", ""])
+        f"{a_ns.width}x{a_ns.height}; torch {torch.__version__}; {args.rounds} rounds of {args.steps} steps each, interleaved"
+        f"{'; replayed from CUDA graphs' if args.cuda_graph else ''}; total run {time.time() - t_start:.0f} s.",
+        f"Measured matmul ceiling: {ceiling:.4g} TFLOP/s, the best of the run's start and end "
+        f"({', '.join(f'{k} {v:.4g}' for k, v in {**start_rates, **{k + ' (end)': v for k, v in end_rates.items()}}.items())}).", "",
+        "| variant | spec | ms/step (median) | TFLOP/step | % of ceiling | compile + warm-up s |", "|---|---|---:|---:|---:|---:|",
+        *(f"| {labels[i]} | `{spec_strs[i]}` | {med[i]:.2f} | {tflop[i]:.4g} | {100 * tflop[i] / (med[i] * 1e-3) / ceiling:.1f} | "
+          f"{built[i][1]:.0f} |" for i in range(n)),
+        *(f"| {labels[i]} | `{spec_strs[i]}` | | | | left out: past --budget-s |" for i in range(n, len(specs))), "",
+        "Ratios of median steps:", "", *ratios, ""])
     print(md)
     if args.out: Path(args.out).write_text(md)
 
