@@ -78,9 +78,9 @@ def parse_args(argv=None):
     p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton", "tma"],
                    help="MovieUNet variants: triton / tma run every GEGLU as bench/triton_geglu.py's blocked / persistent TMA kernel (GPU)")
     p.add_argument("--cl-resblock-inputs", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (timed: within noise, bench/results/unet_h100_layout_ab.md)")
+                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
     p.add_argument("--two-stage-gn", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, temporal attentions' GroupNorm statistics in two layout-following reductions (timed: within noise, bench/results/unet_h100_layout_ab.md)")
+                   help="MovieUNet variants: compiled on a GPU, temporal attentions' GroupNorm statistics in two layout-following reductions (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
