@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """U-Net variants timed against each other in one process, their steps interleaved: an A/B comparison for changes
-worth 1-2% of a step, within the spread between separate runs (MovieUNet's compiled step measured 137.9-141.7 ms
+worth 1-2% of a step, within the spread between separate runs (MovieUNet's compiled step measured 136.7-141.7 ms
 across bench_unet.py runs on H100s). All variants are built and compiled first; then each round times `--steps` steps
-of each, in an order that rotates from round to round. It reports each variant's median step, its TFLOP/step (counted
+of each, in an order that changes from round to round (`round_order`). It reports each variant's median step, its TFLOP/step (counted
 on one eager step) and share of the GPU's measured bf16 matmul ceiling (bench_unet's, taken at the run's start and end),
 and for each pair of variants (`--b` may be given more than once) the ratio of their steps with a 95% bootstrap interval
 of that ratio over the rounds. A variant whose compile would start past `--budget-s` is left out, so that a call with a
@@ -50,6 +50,13 @@ def build(name, a, dev, dtype, graph: bool):
     return step, time.time() - t0, flops
 
 
+def round_order(r: int, n: int) -> list[int]:
+    """The order of `n` variants in round `r`: rotated by r // 2 and reversed in odd rounds, so that each goes first
+    equally often and follows each other one (two variants: A B, B A, B A, A B, ...)."""
+    order = [(i + r // 2) % n for i in range(n)]
+    return order[::-1] if r % 2 else order
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--a", required=True, help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
@@ -81,7 +88,7 @@ def main(argv=None):
     rounds = np.zeros((n, args.rounds, args.steps))
     with torch.no_grad():
         for r in range(args.rounds):
-            for i in (list(range(n))[r % n:] + list(range(n))[:r % n])[::1 if r % 2 == 0 else -1]:
+            for i in round_order(r, n):
                 for k in range(args.steps): rounds[i, r, k] = bench_unet.step_ms(built[i][0], dev)
     end_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
     ceiling = max(*start_rates.values(), *end_rates.values())
