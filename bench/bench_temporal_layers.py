@@ -242,7 +242,7 @@ def main(argv=None):
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     cfg = TINY_UNET_CONFIG if a.tiny else SD2_BASE_UNET_CONFIG
-    model = mu.MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"])
+    model = mu.MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"], temporal_resblock="modelscope")
     randomize_zero_init(model, std=0.02)
     model = model.to(dev, dtype).eval()
     frames, (h, w) = (4, (16, 16)) if a.tiny else (16, (40, 96))

@@ -17,9 +17,10 @@ guidance batch 2, bf16, eager and `torch.compile`. Models, all on the same input
   movie-sdpa    (asked for by name) movie with each temporal self-attention through diffusers' SDPA processor, as before
                 the package's FrameAttnProcessor (FlexAttention with 16x16 tiles under torch.compile)
 
-MovieUNet variants take `--temporal-resblock videoldm`: each temporal ResBlock is Video LDM's (the paper follows Video
-LDM; diffusers builds it for Stable Video Diffusion as `TemporalResnetBlock`: two GroupNorm-SiLU-frame-convolution
-layers) instead of ModelScope's four-convolution `TemporalConvLayer`, which the package uses.
+MovieUNet's temporal ResBlocks are the package's default, Video LDM's (`VideoLDMResBlock`: two GroupNorm-SiLU-frame-
+convolution layers, the paper's); `--temporal-resblock modelscope` builds ModelScope's four-convolution
+`TemporalConvLayer` instead (`FrameConvLayer`, moviefactory-mini's and the package's default before 2026-12-06).
+movie-mm always has ModelScope's: its variants replace that layer's forward.
 
 Reported per model and mode: ms/step (median over repeats, CUDA events, after warm-up), TFLOP/step
 (torch.utils.flop_counter.FlopCounterMode, one eager step), TFLOP/s, % of the measured bf16 matmul ceiling, peak
@@ -85,9 +86,9 @@ def parse_args(argv=None):
                    help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
     p.add_argument("--two-stage-gn", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, temporal attentions' GroupNorm statistics in two layout-following reductions (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
-    p.add_argument("--temporal-resblock", default="modelscope", choices=["modelscope", "videoldm"],
-                   help="MovieUNet variants: the temporal ResBlocks as ModelScope's TemporalConvLayer (4 frame convolutions, the "
-                        "package's) or Video LDM's TemporalResnetBlock (2; VideoLDMResBlock)")
+    p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
+                   help="MovieUNet variants: the temporal ResBlocks as Video LDM's (2 frame convolutions, the package's "
+                        "default) or ModelScope's TemporalConvLayer (4; movie-mm always)")
     p.add_argument("--ff-chunk-tokens", type=int, default=0,
                    help="MovieUNet variants: run each feed-forward on slices of about this many tokens (0: whole)")
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
@@ -283,39 +284,6 @@ def temporal_norms_two_stage(model) -> int:
     return len(layers)
 
 
-class VideoLDMResBlock(torch.nn.Module):
-    """Video LDM's temporal ResBlock as diffusers builds it for Stable Video Diffusion (`TemporalResnetBlock`: GroupNorm,
-    SiLU and a (3,1,1) frame convolution, twice, and the residual), taking frames `(B*F, C, H, W)` as MovieUNet's
-    temporal ResBlocks do; its second convolution starts at zero (an identity at insertion). Compiled (or `gemm=True`),
-    its frame convolutions run as the package's `frame_conv_gemm`, as FrameConvLayer's do. Without SVD's timestep
-    embedding: a (B*F x 1280) @ (1280 x C) product per block, under 0.01% of a step's FLOPs."""
-    gemm: bool | None = None
-    def __init__(self, channels: int, eps: float = 1e-6):
-        super().__init__()
-        from diffusers.models.resnet import TemporalResnetBlock
-        self.block = TemporalResnetBlock(channels, channels, temb_channels=None, eps=eps)
-        torch.nn.init.zeros_(self.block.conv2.weight); torch.nn.init.zeros_(self.block.conv2.bias)
-
-    def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
-        from moviefactory.temporal import frame_conv_gemm
-        bf, c, h, w = hidden_states.shape
-        x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
-        blk = self.block
-        if torch.compiler.is_compiling() if self.gemm is None else self.gemm:
-            y = frame_conv_gemm(blk.conv1, blk.nonlinearity(blk.norm1(x)))
-            out = x + frame_conv_gemm(blk.conv2, blk.dropout(blk.nonlinearity(blk.norm2(y))))
-        else: out = blk(x, None)
-        return out.permute(0, 2, 1, 3, 4).reshape(bf, c, h, w)
-
-
-def temporal_resblocks_videoldm(model) -> int:
-    "Replace every temporal ResBlock of MovieUNet `model` by a `VideoLDMResBlock` of its width; returns how many."
-    from diffusers.models.resnet import TemporalConvLayer
-    keys = [k for k, m in model.temporal.items() if isinstance(m, TemporalConvLayer)]
-    for k in keys: model.temporal[k] = VideoLDMResBlock(model.temporal[k].out_dim)
-    return len(keys)
-
-
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -335,10 +303,10 @@ def build(name, a, dev, dtype):
     t = torch.full((B,), 500, device=dev, dtype=torch.long)
     with torch.device(dev):
         if name in ("movie", "movie-images", "movie-fused", "movie-mm", "movie-sdpa"):
-            model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"])
+            kind = "modelscope" if name == "movie-mm" else a.temporal_resblock
+            model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"], temporal_resblock=kind)
             if name == "movie-fused": fuse_qkv(model)
             if name == "movie-sdpa": frame_attention_as_sdpa(model)
-            if a.temporal_resblock == "videoldm": temporal_resblocks_videoldm(model)
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
             if a.geglu != "diffusers": geglu_as_triton(model, tma=a.geglu == "tma")
             if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
@@ -478,7 +446,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; MovieUNet temporal ResBlocks: Video LDM (2 frame convolutions)' if a.temporal_resblock == 'videoldm' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

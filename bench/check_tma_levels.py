@@ -32,7 +32,7 @@ def case(kind: str, level: int) -> str:
         else:
             from moviefactory.temporal import randomize_zero_init, temporal_resblock
             from triton_frame_conv import temporal_resblock_tma
-            layer = randomize_zero_init(temporal_resblock(c), std=0.05).to(dev, dt).eval()
+            layer = randomize_zero_init(temporal_resblock(c, kind="modelscope"), std=0.05).to(dev, dt).eval()
             x = torch.randn(32, c, h, w, device=dev, dtype=dt)
             out, ref = torch.compile(lambda t: temporal_resblock_tma(layer, t, 16), dynamic=False)(x), layer(x, num_frames=16)
         torch.cuda.synchronize()

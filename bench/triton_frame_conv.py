@@ -181,7 +181,7 @@ def check():
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
     for c, groups, frames, (h, w) in ((32, 8, 4, (4, 4)), (64, 32, 5, (3, 7)), (48, 8, 5, (4, 8))):
-        layer = randomize_zero_init(temporal_resblock(c, groups=groups), std=0.05).to(dev).eval()
+        layer = randomize_zero_init(temporal_resblock(c, groups=groups, kind="modelscope"), std=0.05).to(dev).eval()
         x = torch.randn(2 * frames, c, h, w, device=dev)
         with torch.no_grad():
             ref = layer(x, num_frames=frames)
@@ -206,7 +206,7 @@ def main(argv=None):
     gn = torch.compile(lambda norm, v: torch.nn.functional.silu(norm(v)), dynamic=False)
     rows = []
     for c, (h, w) in ((320, (40, 96)), (640, (20, 48)), (1280, (10, 24)), (1280, (5, 12)))[:a.levels]:   # CFG batch 2 x 16 frames
-        layer = randomize_zero_init(temporal_resblock(c), std=0.02).to(dev, dtype).eval()
+        layer = randomize_zero_init(temporal_resblock(c, kind="modelscope"), std=0.02).to(dev, dtype).eval()
         x = torch.randn(32, c, h, w, device=dev, dtype=dtype)
         variants = (("FrameConvLayer", lambda: layer(x, num_frames=16), True),
                     ("fused Triton", lambda: temporal_resblock_fused(layer, x, 16, blocks), True),

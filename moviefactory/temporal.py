@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from diffusers import UNet2DConditionModel
-from diffusers.models.resnet import ResnetBlock2D, TemporalConvLayer
+from diffusers.models.resnet import ResnetBlock2D, TemporalConvLayer, TemporalResnetBlock
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from diffusers.models.attention_processor import AttnProcessor2_0
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
@@ -17,9 +17,9 @@ from diffusers.models.transformers.transformer_temporal import TransformerTempor
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['pretrained_spatial_layers', 'frame_conv_gemm', 'FrameConvLayer', 'temporal_resblock', 'ClipTextAttnProcessor',
-           'flex_frame_attention', 'FrameAttnProcessor', 'temporal_attention', 'apply_temporal', 'randomize_zero_init',
-           'temporal_layers']
+__all__ = ['TEMPORAL_RESBLOCKS', 'pretrained_spatial_layers', 'frame_conv_gemm', 'frames_to_clips', 'clips_to_frames',
+           'FrameConvLayer', 'VideoLDMResBlock', 'temporal_resblock', 'ClipTextAttnProcessor', 'flex_frame_attention',
+           'FrameAttnProcessor', 'temporal_attention', 'apply_temporal', 'randomize_zero_init', 'temporal_layers']
 
 # %% ../nbs/05_temporal.ipynb #744534de
 def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.Module]]:
@@ -40,6 +40,9 @@ def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.
     return out
 
 # %% ../nbs/05_temporal.ipynb #052a8c6c
+TEMPORAL_RESBLOCKS = ("videoldm", "modelscope")
+"The kinds of temporal ResBlock: Video LDM's two frame convolutions (the paper's), ModelScope's four (moviefactory-mini's)."
+
 def frame_conv_gemm(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     "`conv` (a (3,1,1) kernel, padding (1,0,0)) on `x` (B, C, F, H, W) as one GEMM over channels and a sum of its three frame-shifted outputs."
     b, c, f, h, w = x.shape
@@ -49,6 +52,16 @@ def frame_conv_gemm(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     out = y[:, 1] + F.pad(y[:, 0, :, :-1], (0, 0, 1, 0)) + F.pad(y[:, 2, :, 1:], (0, 0, 0, 1))
     return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
 
+def frames_to_clips(hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:
+    "Frame features `(B*F, C, H, W)` as clips `(B, C, F, H, W)`, contiguous."
+    bf, c, h, w = hidden_states.shape
+    return hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
+
+def clips_to_frames(x: torch.Tensor) -> torch.Tensor:
+    "Clips `(B, C, F, H, W)` back to frame features `(B*F, C, H, W)`."
+    b, c, f, h, w = x.shape
+    return x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+
 class FrameConvLayer(TemporalConvLayer):
     """diffusers' `TemporalConvLayer` (same weights and result) whose frame convolutions, under `torch.compile`, run as
     GEMMs (`frame_conv_gemm`): Inductor fuses the shifted sum into the next GroupNorm, and cuBLAS beats cuDNN's Conv3d
@@ -56,17 +69,37 @@ class FrameConvLayer(TemporalConvLayer):
     gemm: bool | None = None
     def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
         if not (torch.compiler.is_compiling() if self.gemm is None else self.gemm): return super().forward(hidden_states, num_frames)
-        bf, c, h, w = hidden_states.shape
-        x = hidden_states.reshape(bf // num_frames, num_frames, c, h, w).permute(0, 2, 1, 3, 4).contiguous()
-        identity = x
+        x = identity = frames_to_clips(hidden_states, num_frames)
         for block in (self.conv1, self.conv2, self.conv3, self.conv4):
             for m in block[:-1]: x = m(x)                                       # GroupNorm, SiLU (, Dropout)
             x = frame_conv_gemm(block[-1], x)
-        return (identity + x).permute(0, 2, 1, 3, 4).reshape(bf, -1, h, w)
+        return clips_to_frames(identity + x)
 
-def temporal_resblock(channels: int, groups: int = 32, dropout: float = 0.0) -> FrameConvLayer:
-    "A temporal ResBlock of 1-D convolutions over frames (diffusers' `TemporalConvLayer`); its last conv starts at zero."
+class VideoLDMResBlock(TemporalResnetBlock):
+    """Video LDM's temporal ResBlock (diffusers' `TemporalResnetBlock`, as in Stable Video Diffusion): GroupNorm, SiLU and
+    a (3,1,1) frame convolution, twice, plus the input; without SVD's timestep input. Takes frame features like
+    `FrameConvLayer` and, like it, runs its convolutions as `frame_conv_gemm` under `torch.compile` (`gemm` forces a path)."""
+    gemm: bool | None = None
+    def __init__(self, channels: int, groups: int = 32, dropout: float = 0.0, eps: float = 1e-6):
+        super().__init__(channels, channels, temb_channels=None, eps=eps)
+        self.norm1, self.norm2 = nn.GroupNorm(groups, channels, eps=eps), nn.GroupNorm(groups, channels, eps=eps)
+        self.dropout = nn.Dropout(dropout)
+        nn.init.zeros_(self.conv2.weight); nn.init.zeros_(self.conv2.bias)      # an identity at insertion
+
+    def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
+        gemm = torch.compiler.is_compiling() if self.gemm is None else self.gemm
+        conv = frame_conv_gemm if gemm else (lambda m, t: m(t))
+        x = frames_to_clips(hidden_states, num_frames)
+        y = conv(self.conv1, self.nonlinearity(self.norm1(x)))
+        y = conv(self.conv2, self.dropout(self.nonlinearity(self.norm2(y))))
+        return clips_to_frames(x + y)
+
+def temporal_resblock(channels: int, groups: int = 32, dropout: float = 0.0, kind: str = "videoldm") -> nn.Module:
+    "A temporal ResBlock of 1-D convolutions over frames: Video LDM's (`VideoLDMResBlock`) or ModelScope's (`FrameConvLayer`); an identity at insertion."
+    if kind not in TEMPORAL_RESBLOCKS:
+        raise MovieFactoryError(f"temporal ResBlock kind {kind!r} is unknown: use 'videoldm' (Video LDM's two convolutions) or 'modelscope' (ModelScope's four)")
     if channels % groups: raise MovieFactoryError(f"{channels} channels do not split into {groups} groups: pick another norm_num_groups")
+    if kind == "videoldm": return VideoLDMResBlock(channels, groups=groups, dropout=dropout)
     return FrameConvLayer(channels, channels, dropout=dropout, norm_num_groups=groups)
 
 # %% ../nbs/05_temporal.ipynb #ef292819
@@ -155,12 +188,13 @@ def randomize_zero_init(module: nn.Module, std: float = 0.1, seed: int = 0) -> n
     return module
 
 # %% ../nbs/05_temporal.ipynb #77933750
-def temporal_layers(unet: UNet2DConditionModel, max_frames: int = 32, text: bool = False) -> nn.ModuleDict:
+def temporal_layers(unet: UNet2DConditionModel, max_frames: int = 32, text: bool = False,
+                    resblock: str = "videoldm") -> nn.ModuleDict:
     "A temporal layer after every pretrained ResBlock and spatial attention of `unet`, keyed by its path (`.` -> `_`)."
     out = nn.ModuleDict()
     for path, m in pretrained_spatial_layers(unet):
         if isinstance(m, ResnetBlock2D):
-            layer = temporal_resblock(m.out_channels, groups=m.norm2.num_groups)
+            layer = temporal_resblock(m.out_channels, groups=m.norm2.num_groups, kind=resblock)
         else:
             c = m.config
             layer = temporal_attention(c.in_channels, c.num_attention_heads, c.attention_head_dim, c.num_layers,

@@ -15,6 +15,7 @@ from torch.utils._pytree import tree_map_only
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
+from diffusers.models.resnet import ResnetBlock2D
 from diffusers.utils import BaseOutput
 from fastcore.basics import patch
 from safetensors import safe_open
@@ -23,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from .core import MovieFactoryError, atomic_path, check_deep_cache, content_hash
 from .domain_norm import DomainNorm
 from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
-from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
+from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers, temporal_resblock
 
 # %% auto #0
 __all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'MovieUNet', 'extras_info']
@@ -57,7 +58,7 @@ class MovieUNet(ModelMixin, ConfigMixin):
 
     @register_to_config
     def __init__(self, unet_config: dict | None = None, domains: Sequence[str] = ("default",), max_frames: int = 32,
-                 temporal_text: bool = True, unet: UNet2DConditionModel | None = None):
+                 temporal_text: bool = True, temporal_resblock: str | None = None, unet: UNet2DConditionModel | None = None):
         super().__init__()
         if unet is None:
             if unet_config is None:
@@ -68,11 +69,13 @@ class MovieUNet(ModelMixin, ConfigMixin):
             raise MovieFactoryError(f"the base must be a diffusers UNet2DConditionModel, not {type(unet).__name__}")
         domains = _check_domains(domains)
         self.register_to_config(domains=domains)
+        temporal_resblock = temporal_resblock or "modelscope"    # None: a config saved before the option, made with ModelScope's
+        self.register_to_config(temporal_resblock=temporal_resblock)
         if max_frames < 1: raise MovieFactoryError(f"max_frames is {max_frames}: it must be at least 1")
         self.unet = unet
         p = next(unet.parameters())
         self.spatial = spatial_adapters(unet, len(domains)).to(p.device, p.dtype)
-        self.temporal = temporal_layers(unet, max_frames, text=temporal_text).to(p.device, p.dtype)
+        self.temporal = temporal_layers(unet, max_frames, text=temporal_text, resblock=temporal_resblock).to(p.device, p.dtype)
         self.gradient_checkpointing, self._ckpt_impl, self._movie_run = False, _torch_checkpoint, None
         self._deep_cache = None                          # enable_deep_cache: reuse deep features between steps
         self._deep_cache_spare = None                    # the switched-off one, reused by the next enable
@@ -150,15 +153,16 @@ def enable_gradient_checkpointing(self: MovieUNet, gradient_checkpointing_func=N
 # %% ../nbs/06_unet.ipynb #78a91913
 @patch(cls_method=True)
 def from_unet(cls: MovieUNet, unet: UNet2DConditionModel, domains: Sequence[str] = ("default",), max_frames: int = 32,
-              temporal_text: bool = True) -> MovieUNet:
+              temporal_text: bool = True, temporal_resblock: str = "videoldm") -> MovieUNet:
     "Wrap `unet` (used in place): the adapters and temporal layers are added on its device and dtype."
     if not isinstance(unet, UNet2DConditionModel):
         raise MovieFactoryError(f"the base must be a diffusers UNet2DConditionModel, not {type(unet).__name__}")
-    return cls(unet_config=_plain_config(unet), domains=list(domains), max_frames=max_frames, temporal_text=temporal_text, unet=unet)
+    return cls(unet_config=_plain_config(unet), domains=list(domains), max_frames=max_frames, temporal_text=temporal_text,
+               temporal_resblock=temporal_resblock, unet=unet)
 
 @patch(cls_method=True)
 def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = None, domains: Sequence[str] = ("default",),
-               max_frames: int = 32, temporal_text: bool = True, **kwargs) -> MovieUNet:
+               max_frames: int = 32, temporal_text: bool = True, temporal_resblock: str = "videoldm", **kwargs) -> MovieUNet:
     "Load a base `UNet2DConditionModel` (a folder with `unet/`, a U-Net folder, or a cached hub id) and wrap it."
     p = Path(str(pretrained)).expanduser()
     if subfolder is None: subfolder = ("unet" if (p / "unet" / "config.json").is_file() else None) if p.is_dir() else "unet"
@@ -167,7 +171,7 @@ def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = No
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise MovieFactoryError(f"cannot load a base U-Net from {str(pretrained)!r} ({msg}): give a Stable Diffusion 2 folder "
                                 "(with unet/), a U-Net folder, or a hub id that is already downloaded") from None
-    return cls.from_unet(unet, domains=domains, max_frames=max_frames, temporal_text=temporal_text)
+    return cls.from_unet(unet, domains=domains, max_frames=max_frames, temporal_text=temporal_text, temporal_resblock=temporal_resblock)
 
 # %% ../nbs/06_unet.ipynb #27704939
 @patch(as_prop=True)
@@ -281,7 +285,9 @@ def set_temporal_text(self: MovieUNet, on: bool = True, keep: bool = True) -> Mo
     on = bool(on)
     if on == bool(self.config.temporal_text): return self
     p = next(self.temporal.parameters())
-    new = temporal_layers(self.unet, self.config.max_frames, text=on).to(p.device, p.dtype)
+    new = temporal_layers(self.unet, self.config.max_frames, text=on, resblock=self.config.temporal_resblock).to(p.device, p.dtype)
+    for k, m in self.temporal.items():
+        if "_resnets_" in k: new[k] = m                                     # the temporal ResBlocks stay as they are
     if keep:
         target = new.state_dict()
         fit = {k: v for k, v in self.temporal.state_dict().items()
@@ -289,6 +295,17 @@ def set_temporal_text(self: MovieUNet, on: bool = True, keep: bool = True) -> Mo
         new.load_state_dict(fit, strict=False)
     self.temporal = new
     self.register_to_config(temporal_text=on)
+    return self.set_stage(self.stage)
+
+@patch
+def set_temporal_resblock(self: MovieUNet, kind: str) -> MovieUNet:
+    "Replace every temporal ResBlock by a new one of `kind` (`TEMPORAL_RESBLOCKS`), an identity until trained; the rest stays."
+    if kind == self.config.temporal_resblock: return self
+    p = next(self.temporal.parameters())
+    for path, m in pretrained_spatial_layers(self.unet):
+        if isinstance(m, ResnetBlock2D):
+            self.temporal[path.replace(".", "_")] = temporal_resblock(m.out_channels, m.norm2.num_groups, kind=kind).to(p.device, p.dtype)
+    self.register_to_config(temporal_resblock=kind)
     return self.set_stage(self.stage)
 
 # %% ../nbs/06_unet.ipynb #c0838320
@@ -320,7 +337,8 @@ def save_extras(self: MovieUNet, path, dtype: torch.dtype | None = None, parts: 
     sd = {k: v.detach().to("cpu", dtype if dtype is not None and v.is_floating_point() else v.dtype).contiguous()
           for k, v in self.extras_state_dict().items() if k.split(".")[0] in parts}
     meta = {"moviefactory": json.dumps({**(info or {}), "domains": self.domains, "max_frames": self.config.max_frames,
-                                         "temporal_text": self.config.temporal_text, "base": self.base_fingerprint(),
+                                         "temporal_text": self.config.temporal_text,
+                                         "temporal_resblock": self.config.temporal_resblock, "base": self.base_fingerprint(),
                                          "parts": list(parts)})}
     f.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(f, suffix=".safetensors") as tmp: save_file(sd, str(tmp), metadata=meta)
@@ -347,6 +365,7 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
         raise MovieFactoryError(f"the adapters in {f} were trained with temporal_text={info.get('temporal_text')}: load them onto such a model")
     self._set_domains(info["domains"])
     self.set_temporal_text(info.get("temporal_text", False), keep=False)
+    if "temporal" in parts: self.set_temporal_resblock(info.get("temporal_resblock", "modelscope"))   # absent: saved before Video LDM's
     p = next(self.unet.parameters())
     missing, unexpected = self.load_state_dict(load_file(str(f), device=str(p.device)), strict=False)
     missing = [k for k in missing if k.split(".")[0] in parts]
