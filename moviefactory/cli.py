@@ -147,6 +147,8 @@ def _add_train(sub):
                    help="toy data: one weight per camera move (static, pan left, pan right, zoom in, zoom out); uniform by default")
     t.add_argument("--watermark-weight", type=float, default=0.0, help="extra loss weight on the web watermark's corner")
     t.add_argument("--guidance-scale", type=float, help="stage guidance: the scale it distils (default: the mini model's, 3)")
+    t.add_argument("--temporal-resblock", choices=["videoldm", "modelscope"],
+                   help="stage temporal: first replace the temporal ResBlocks by fresh ones of this kind (the attentions keep theirs)")
     t.set_defaults(func=_train)
 
 def _train(args) -> int:
@@ -159,7 +161,8 @@ def _train(args) -> int:
     s = train_mini(args.stage, args.out_dir, args.init_dir or args.out_dir, args.text_encoder, args.max_steps,
                    args.minutes, args.batch_size, args.lr, args.num_workers, args.seed, zero_snr=args.zero_snr,
                    camera_weights=cams, watermark_weight=args.watermark_weight, guidance_scale=args.guidance_scale,
-                   checkpoint_every=args.checkpoint_every, warmup_steps=args.warmup_steps)
+                   temporal_resblock=args.temporal_resblock, checkpoint_every=args.checkpoint_every,
+                   warmup_steps=args.warmup_steps)
     print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
     return 0
 

@@ -516,14 +516,19 @@ def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
                scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, watermark_weight: float = 0.0,
-               guidance_scale: float | None = None, **kw) -> dict:
+               guidance_scale: float | None = None, temporal_resblock: str | None = None, **kw) -> dict:
     """Train one stage of moviefactory-mini (vae, base, spatial, temporal, movie, guidance); save its weights under `out_dir`.
     `guidance_scale`: what stage "guidance" distils (default: the mini model's, `pipeline.MINI_GUIDANCE_SCALE`).
     `zero_snr`: the zero-terminal-SNR schedule (True) or SD's (False); None keeps the init folder's (zero SNR for a new model).
     `camera_weights`: one weight per toy camera move (`toyworld.CAMERAS`), uniform by default; `watermark_weight`:
-    extra loss weight on the watermark's corner (see `toy_batch`)."""
+    extra loss weight on the watermark's corner (see `toy_batch`); `temporal_resblock`: stage "temporal" first replaces the
+    temporal ResBlocks by fresh ones of this kind (chapter `unet`'s `set_temporal_resblock`), the temporal attentions keep
+    their training. `seed` also draws the initial weights of whatever starts from scratch, so a run repeats."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
     if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
+    if temporal_resblock is not None and stage != "temporal":
+        raise MovieFactoryError(f"temporal_resblock switches the temporal ResBlocks in stage 'temporal', not {stage!r}: leave it out")
+    seed_everything(seed)
     out_dir, init = Path(out_dir), Path(init_dir) if init_dir else None
     cfg = TrainConfig(output_dir=str(out_dir / f"run-{stage}"), max_steps=max_steps, batch_size=batch_size, lr=lr,
                       num_workers=num_workers, seed=seed, max_minutes=minutes, **kw)
@@ -554,6 +559,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
             model = load_mini_unet(init)
             if stage == "temporal" and not model.config.temporal_text:
                 model.set_temporal_text(True)          # older checkpoints: their temporal attentions learn to read the text
+            if temporal_resblock is not None: model.set_temporal_resblock(temporal_resblock)
             if stage == "movie" and "movie" not in model.domains: model.add_domain("movie", init_from="hd")
             if stage in ("temporal", "guidance") and torch.cuda.is_available(): model.enable_gradient_checkpointing()
             if stage == "guidance":

@@ -8,7 +8,8 @@
 # (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
 # SEED=N draws other toy clips than seed 0 (each call otherwise starts the same clip sequence again); CAMERA_WEIGHTS=3,1,1,1,1
 # skews the camera moves of the toy clips (static, pan left, pan right, zoom in, zoom out); WATERMARK_WEIGHT=2 weighs the
-# watermark's corner more in the loss. GUIDANCE=2 scores at another guidance scale than 7.5.
+# watermark's corner more in the loss. GUIDANCE=2 scores at another guidance scale than 7.5. TEMPORAL_RESBLOCK=videoldm
+# makes stage temporal start with fresh Video LDM temporal ResBlocks (the mini's so far are ModelScope's).
 # Stage "guidance:MINUTES" distils classifier-free guidance into the adapters (guided/adapters.safetensors); score it
 # with tools/eval_mini.py --guided --guidance 1 --rows none --samplers dpm:6:1.
 set -uo pipefail
@@ -27,7 +28,9 @@ for spec in $stages; do
       --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
       --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" ${ZERO_SNR:+--zero-snr} \
       --seed "${SEED:-0}" ${CAMERA_WEIGHTS:+--camera-weights "$CAMERA_WEIGHTS"} \
-      --watermark-weight "${WATERMARK_WEIGHT:-0}" 2>&1 | grep -v "Warning\|warn(" | tail -5
+      --watermark-weight "${WATERMARK_WEIGHT:-0}" \
+      $([ "$stage" = temporal ] && [ -n "${TEMPORAL_RESBLOCK:-}" ] && echo --temporal-resblock "$TEMPORAL_RESBLOCK") \
+      2>&1 | grep -v "Warning\|warn(" | tail -5
 done
 rm -f $work/run-*/checkpoint*
 python3 tools/sample_mini.py $work $OUT/samples.png --text-encoder $te 2>&1 | tail -1
