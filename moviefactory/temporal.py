@@ -188,12 +188,16 @@ def randomize_zero_init(module: nn.Module, std: float = 0.1, seed: int = 0) -> n
     return module
 
 # %% ../nbs/05_temporal.ipynb #77933750
-def temporal_layers(unet: UNet2DConditionModel, max_frames: int = 32, text: bool = False,
-                    resblock: str = "videoldm") -> nn.ModuleDict:
-    "A temporal layer after every pretrained ResBlock and spatial attention of `unet`, keyed by its path (`.` -> `_`)."
+def temporal_layers(unet: UNet2DConditionModel, max_frames: int = 32, text: bool = False, resblock: str = "videoldm",
+                    only: str | None = None) -> nn.ModuleDict:
+    """A temporal layer after every pretrained ResBlock and spatial attention of `unet`, keyed by its path (`.` -> `_`);
+    `only="resnets"` or `"attentions"`: just those."""
+    if only not in (None, "resnets", "attentions"): raise MovieFactoryError(f"only={only!r}: use 'resnets', 'attentions' or None")
     out = nn.ModuleDict()
     for path, m in pretrained_spatial_layers(unet):
-        if isinstance(m, ResnetBlock2D):
+        is_res = isinstance(m, ResnetBlock2D)
+        if only is not None and (only == "resnets") != is_res: continue
+        if is_res:
             layer = temporal_resblock(m.out_channels, groups=m.norm2.num_groups, kind=resblock)
         else:
             c = m.config

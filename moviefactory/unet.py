@@ -15,7 +15,6 @@ from torch.utils._pytree import tree_map_only
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
-from diffusers.models.resnet import ResnetBlock2D
 from diffusers.utils import BaseOutput
 from fastcore.basics import patch
 from safetensors import safe_open
@@ -24,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from .core import MovieFactoryError, atomic_path, check_deep_cache, content_hash
 from .domain_norm import DomainNorm
 from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
-from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers, temporal_resblock
+from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
 
 # %% auto #0
 __all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'MovieUNet', 'extras_info']
@@ -285,15 +284,13 @@ def set_temporal_text(self: MovieUNet, on: bool = True, keep: bool = True) -> Mo
     on = bool(on)
     if on == bool(self.config.temporal_text): return self
     p = next(self.temporal.parameters())
-    new = temporal_layers(self.unet, self.config.max_frames, text=on, resblock=self.config.temporal_resblock).to(p.device, p.dtype)
-    for k, m in self.temporal.items():
-        if "_resnets_" in k: new[k] = m                                     # the temporal ResBlocks stay as they are
+    new = temporal_layers(self.unet, self.config.max_frames, text=on, only="attentions").to(p.device, p.dtype)
     if keep:
         target = new.state_dict()
         fit = {k: v for k, v in self.temporal.state_dict().items()
                if k in target and target[k].shape == v.shape and ".attn2." not in k and ".norm2." not in k}
         new.load_state_dict(fit, strict=False)
-    self.temporal = new
+    self.temporal = nn.ModuleDict({k: new[k] if k in new else m for k, m in self.temporal.items()})   # ResBlocks stay
     self.register_to_config(temporal_text=on)
     return self.set_stage(self.stage)
 
@@ -302,9 +299,7 @@ def set_temporal_resblock(self: MovieUNet, kind: str) -> MovieUNet:
     "Replace every temporal ResBlock by a new one of `kind` (`TEMPORAL_RESBLOCKS`), an identity until trained; the rest stays."
     if kind == self.config.temporal_resblock: return self
     p = next(self.temporal.parameters())
-    for path, m in pretrained_spatial_layers(self.unet):
-        if isinstance(m, ResnetBlock2D):
-            self.temporal[path.replace(".", "_")] = temporal_resblock(m.out_channels, m.norm2.num_groups, kind=kind).to(p.device, p.dtype)
+    for k, m in temporal_layers(self.unet, resblock=kind, only="resnets").items(): self.temporal[k] = m.to(p.device, p.dtype)
     self.register_to_config(temporal_resblock=kind)
     return self.set_stage(self.stage)
 
