@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from diffusers import UNet2DConditionModel
-from diffusers.models.resnet import ResnetBlock2D, TemporalConvLayer, TemporalResnetBlock
+from diffusers.models.resnet import ResnetBlock2D, TemporalConvLayer
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from diffusers.models.attention_processor import AttnProcessor2_0
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
@@ -75,15 +75,19 @@ class FrameConvLayer(TemporalConvLayer):
             x = frame_conv_gemm(block[-1], x)
         return clips_to_frames(identity + x)
 
-class VideoLDMResBlock(TemporalResnetBlock):
-    """Video LDM's temporal ResBlock (diffusers' `TemporalResnetBlock`, as in Stable Video Diffusion): GroupNorm, SiLU and
-    a (3,1,1) frame convolution, twice, plus the input; without SVD's timestep input. Takes frame features like
-    `FrameConvLayer` and, like it, runs its convolutions as `frame_conv_gemm` under `torch.compile` (`gemm` forces a path)."""
+class VideoLDMResBlock(nn.Module):
+    """Video LDM's temporal ResBlock, with the layers (and names) of diffusers' `TemporalResnetBlock` from Stable Video
+    Diffusion: GroupNorm, SiLU and a (3,1,1) frame convolution, twice, plus the input; without SVD's timestep input, and
+    with `groups` GroupNorm groups (diffusers' block fixes 32, which not every base's widths divide). Takes frame
+    features like `FrameConvLayer` and, like it, runs its convolutions as `frame_conv_gemm` under `torch.compile`
+    (`gemm` forces a path)."""
     gemm: bool | None = None
     def __init__(self, channels: int, groups: int = 32, dropout: float = 0.0, eps: float = 1e-6):
-        super().__init__(channels, channels, temb_channels=None, eps=eps)
-        self.norm1, self.norm2 = nn.GroupNorm(groups, channels, eps=eps), nn.GroupNorm(groups, channels, eps=eps)
-        self.dropout = nn.Dropout(dropout)
+        super().__init__()
+        conv = lambda: nn.Conv3d(channels, channels, kernel_size=(3, 1, 1), padding=(1, 0, 0))
+        self.norm1, self.conv1 = nn.GroupNorm(groups, channels, eps=eps), conv()
+        self.norm2, self.conv2 = nn.GroupNorm(groups, channels, eps=eps), conv()
+        self.nonlinearity, self.dropout = nn.SiLU(), nn.Dropout(dropout)
         nn.init.zeros_(self.conv2.weight); nn.init.zeros_(self.conv2.bias)      # an identity at insertion
 
     def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
