@@ -251,8 +251,7 @@ def from_sd2(cls: MoviePipeline, sd2, extras=None, domains: Sequence[str] = ("we
         raise MovieFactoryError(f"cannot load Stable Diffusion 2 from {sd2}: give a local folder in diffusers layout "
                                 "(unet/, vae/, text_encoder/, tokenizer/, scheduler/), e.g. a download of "
                                 "stabilityai/stable-diffusion-2-base") from None
-    unet = MovieUNet.from_base(sd2, subfolder="unet", torch_dtype=dt, domains=domains, max_frames=max_frames)
-    if extras is not None: unet.load_extras(extras)
+    unet = MovieUNet.from_base(sd2, subfolder="unet", torch_dtype=dt, domains=domains, max_frames=max_frames, extras=extras)
     pipe = cls(unet=unet.eval(), vae=vae.eval(), text_encoder=te.eval(), tokenizer=tok, scheduler=sched,
                max_text_length=tok.model_max_length)
     return pipe.to(dev)

@@ -497,8 +497,9 @@ def load_mini_unet(model_dir, domains=("web", "hd"), guided: bool = False):
     """The mini MovieUNet from `model_dir`: base `unet/` plus the adapters and temporal layers in `movie_unet/` if present;
     `guided`: with the adapters of stage "guidance" (`guided/`), which do classifier-free guidance in one pass."""
     from moviefactory.unet import MovieUNet
-    m = MovieUNet.from_base(Path(model_dir) / "unet", torch_dtype=torch.float32, domains=domains)
-    if (Path(model_dir) / "movie_unet").exists(): m.load_extras(Path(model_dir) / "movie_unet")
+    extras = Path(model_dir) / "movie_unet"
+    m = MovieUNet.from_base(Path(model_dir) / "unet", torch_dtype=torch.float32, domains=domains,
+                            extras=extras if extras.exists() else None)
     if guided:
         f = Path(model_dir) / GUIDED_FILE
         if not f.is_file():

@@ -161,8 +161,14 @@ def from_unet(cls: MovieUNet, unet: UNet2DConditionModel, domains: Sequence[str]
 
 @patch(cls_method=True)
 def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = None, domains: Sequence[str] = ("default",),
-               max_frames: int = 32, temporal_text: bool = True, temporal_resblock: str = "videoldm", **kwargs) -> MovieUNet:
-    "Load a base `UNet2DConditionModel` (a folder with `unet/`, a U-Net folder, or a cached hub id) and wrap it."
+               max_frames: int = 32, temporal_text: bool = True, temporal_resblock: str = "videoldm", extras=None,
+               **kwargs) -> MovieUNet:
+    """Load a base `UNet2DConditionModel` (a folder with `unet/`, a U-Net folder, or a cached hub id) and wrap it;
+    `extras`: then load these `save_extras` weights, the temporal layers built as they were saved (their kind and text)."""
+    if extras is not None:                   # build what the file holds, instead of building layers load_extras would replace
+        info = extras_info(extras)
+        temporal_text = info.get("temporal_text", False)
+        if "temporal" in info.get("parts", EXTRAS_PARTS): temporal_resblock = info.get("temporal_resblock", "modelscope")
     p = Path(str(pretrained)).expanduser()
     if subfolder is None: subfolder = ("unet" if (p / "unet" / "config.json").is_file() else None) if p.is_dir() else "unet"
     try: unet = UNet2DConditionModel.from_pretrained(str(p) if p.is_dir() else str(pretrained), subfolder=subfolder, **kwargs)
@@ -170,7 +176,8 @@ def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = No
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise MovieFactoryError(f"cannot load a base U-Net from {str(pretrained)!r} ({msg}): give a Stable Diffusion 2 folder "
                                 "(with unet/), a U-Net folder, or a hub id that is already downloaded") from None
-    return cls.from_unet(unet, domains=domains, max_frames=max_frames, temporal_text=temporal_text, temporal_resblock=temporal_resblock)
+    m = cls.from_unet(unet, domains=domains, max_frames=max_frames, temporal_text=temporal_text, temporal_resblock=temporal_resblock)
+    return m if extras is None else m.load_extras(extras)
 
 # %% ../nbs/06_unet.ipynb #27704939
 @patch(as_prop=True)
