@@ -14,6 +14,7 @@ A variant is a bench_unet.py model name and its flags, quoted:
     python bench/ab_unet.py --a movie --b "movie-mm --frame-conv tma" --cuda-graph         # replayed from CUDA graphs
     python bench/ab_unet.py --a modelscope --b movie --b "movie --geglu triton"            # two Bs against one A
     python bench/ab_unet.py --a movie --b "movie --cuda-graph"                             # graph replay against launches
+    python bench/ab_unet.py --a movie --b "movie --tile-reductions"                        # an Inductor config for one variant
     python bench/ab_unet.py --a "movie --no-compile" --b "movie --no-compile --geglu triton" --tiny --rounds 3   # CPU check
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ def build(name, a, dev, dtype, graph: bool):
     "Build, compile (unless --no-compile) and warm up one variant; returns (step function, compile + warm-up seconds, FLOP/step)."
     model, call = bench_unet.build(name, a, dev, dtype)
     with torch.no_grad(): flops = bench_unet.count_flops(lambda: call(model))
-    runner = model if a.no_compile else torch.compile(model, mode=a.compile_mode)
+    runner = model if a.no_compile else bench_unet.compile_model(model, a)
     t0 = time.time()
     with torch.no_grad():
         call(runner); bench_unet.sync(dev)

@@ -94,6 +94,9 @@ def parse_args(argv=None):
     p.add_argument("--compiled-only", action="store_true", help="time compiled runs only (the FLOPs are still counted eagerly)")
     p.add_argument("--coordinate-descent", action="store_true",
                    help="Inductor's coordinate-descent tuning of its Triton kernels (every model; longer compiles)")
+    p.add_argument("--tile-reductions", action="store_true",
+                   help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling: reductions tiled in two dimensions, "
+                        "for the GroupNorm statistics that read channels-last data along a stride (kernels_h100_bytes.md)")
     p.add_argument("--cuda-graph", action="store_true",
                    help="also time each compiled step replayed from a CUDA graph (mode 'compiled+graph': no launch gaps)")
     p.add_argument("--channels-last", action="store_true", help="2-D convolutions and latents in channels_last")
@@ -107,6 +110,21 @@ def parse_args(argv=None):
     bad = [m for m in a.models if m not in MODELS + EXTRA_MODELS]
     if bad: p.error(f"unknown model(s) {', '.join(bad)}: use {', '.join(MODELS)}")
     return a
+
+
+def inductor_patches(a) -> dict:
+    "The Inductor config a variant compiles under (torch._inductor.config's keys)."
+    return {"triton.tile_reductions": True, "triton.prefer_nd_tiling": True} if a.tile_reductions else {}
+
+
+def compile_model(model, a):
+    """torch.compile of `model` in --compile-mode, with the variant's Inductor options: passed as torch.compile's
+    options, they make a backend of its own, so Dynamo compiles this variant anew instead of reusing the graphs of
+    another variant of the same code compiled earlier in the process (ab_unet)."""
+    patches = inductor_patches(a)
+    if not patches: return torch.compile(model, mode=a.compile_mode)
+    from torch._inductor import list_mode_options
+    return torch.compile(model, options={**list_mode_options(a.compile_mode), **patches})
 
 
 def sync(dev):
@@ -366,7 +384,7 @@ def run_model(name, a, dev, dtype, t_start, rows):
                 if time.time() - t_start > a.budget_s:
                     row["note"] = f"skipped: past --budget-s {a.budget_s:.0f} s"; rows.append(row); continue
                 torch._dynamo.reset()
-                runner = torch.compile(model, mode=a.compile_mode)
+                runner = compile_model(model, a)
                 t0 = time.time()
                 with torch.no_grad(): step(runner); sync(dev)
                 row["compile_s"] = time.time() - t0

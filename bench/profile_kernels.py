@@ -75,6 +75,7 @@ def main(argv=None):
                    help="temporal attentions' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
+    p.add_argument("--tile-reductions", action="store_true", help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling (bench_unet's --tile-reductions)")
     p.add_argument("--steps", type=int, default=3); p.add_argument("--top", type=int, default=25); p.add_argument("--out")
     a = p.parse_args(argv)
     from profile_unet import build
@@ -102,7 +103,7 @@ def main(argv=None):
     if a.bytes:
         import torch._inductor.config as ic
         ic.benchmark_kernel = True                   # codegen only: each kernel's meta carries kernel_num_gb
-    cm = torch.compile(model)
+    cm = torch.compile(model, options={"triton.tile_reductions": True, "triton.prefer_nd_tiling": True}) if a.tile_reductions else torch.compile(model)
     kw = {} if a.model == "modelscope" else {"domain": 0}
     t0 = time.time()
     with torch.no_grad():
@@ -120,7 +121,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
