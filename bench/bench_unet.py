@@ -85,7 +85,8 @@ def parse_args(argv=None):
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
     p.add_argument("--two-stage-gn", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, temporal attentions' GroupNorm statistics in two layout-following reductions (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
+                   help="MovieUNet variants: compiled on a GPU, the temporal layers' GroupNorm statistics in two layout-following reductions "
+                        "(attentions only, timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)")
     p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
                    help="MovieUNet variants: the temporal ResBlocks as Video LDM's (2 frame convolutions, the package's "
                         "default) or ModelScope's TemporalConvLayer (4; movie-mm always)")
@@ -278,28 +279,38 @@ def resblock_inputs_channels_last(model) -> int:
     return len(layers)
 
 
+def two_stage_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
+    """`norm(x)` for `x` (B, C, ...) whose memory is channels-last (channels innermost), with the statistics in two
+    reductions that follow that layout: over each pixel's channels of a group (contiguous), then over the pixels;
+    Inductor's own GroupNorm reduces along an axis C elements apart. Variance as E[x^2] - E[x]^2 in fp32: fine for
+    these activations, not a general GroupNorm."""
+    b, c, g, rest = x.shape[0], x.shape[1], norm.num_groups, x.shape[2:]
+    xf = x.float()
+    xl = xf.movedim(1, -1).reshape(b, -1, g, c // g)                   # (B, pixels, G, C/G): a view of channels-last data
+    n = xl.shape[1] * xl.shape[3]
+    mean = xl.sum(-1).sum(1) / n                                      # (B, G), each sum a separate reduction
+    var = ((xl * xl).sum(-1).sum(1) / n - mean * mean).clamp_min(0)
+    ones = (1,) * len(rest)
+    xg = xf.reshape(b, g, c // g, *rest)
+    y = ((xg - mean.view(b, g, 1, *ones)) * torch.rsqrt(var + norm.eps).view(b, g, 1, *ones)).reshape(x.shape)
+    return (y * norm.weight.view(1, c, *ones) + norm.bias.view(1, c, *ones)).to(x.dtype)
+
+
 def temporal_norms_two_stage(model) -> int:
-    """Compiled on a GPU, compute every temporal attention's GroupNorm statistics in two reductions that follow the
-    channels-last layout (over each pixel's channels of a group, contiguous; then over the pixels) instead of Inductor's
-    one reduction along an axis 320 elements apart (bench/results/kernels_h100_layout.md); returns how many. Variance as
-    E[x^2] - E[x]^2 in fp32: fine for these activations, not a general GroupNorm."""
+    """Compiled on a GPU, compute the GroupNorm statistics of every temporal layer (each temporal attention's norm,
+    each Video LDM ResBlock's norm1 and norm2) with `two_stage_group_norm` instead of Inductor's one reduction along an
+    axis 320 elements apart at the first level (bench/results/kernels_h100_bytes.md: 5.3 ms of such statistics lose
+    time against the copy bandwidth); returns how many norms."""
     import types
     from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
+    from moviefactory.temporal import VideoLDMResBlock
     def forward(self, x):
         if not (x.is_cuda and torch.compiler.is_compiling()): return torch.nn.GroupNorm.forward(self, x)
-        b, c, g, rest = x.shape[0], x.shape[1], self.num_groups, x.shape[2:]
-        xf = x.float()
-        xl = xf.movedim(1, -1).reshape(b, -1, g, c // g)              # (B, pixels, G, C/G): a view of channels-last data
-        n = xl.shape[1] * xl.shape[3]
-        mean = xl.sum(-1).sum(1) / n                                  # (B, G), each sum a separate reduction
-        var = ((xl * xl).sum(-1).sum(1) / n - mean * mean).clamp_min(0)
-        ones = (1,) * len(rest)
-        xg = xf.reshape(b, g, c // g, *rest)
-        y = ((xg - mean.view(b, g, 1, *ones)) * torch.rsqrt(var + self.eps).view(b, g, 1, *ones)).reshape(x.shape)
-        return (y * self.weight.view(1, c, *ones) + self.bias.view(1, c, *ones)).to(x.dtype)
-    layers = [m for m in model.modules() if isinstance(m, TransformerTemporalModel)]
-    for m in layers: m.norm.forward = types.MethodType(forward, m.norm)
-    return len(layers)
+        return two_stage_group_norm(self, x)
+    norms = [m.norm for m in model.modules() if isinstance(m, TransformerTemporalModel)]
+    norms += [n for m in model.modules() if isinstance(m, VideoLDMResBlock) for n in (m.norm1, m.norm2)]
+    for n in norms: n.forward = types.MethodType(forward, n)
+    return len(norms)
 
 
 def chunk_ffs(model, tokens) -> int:

@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--cl-resblock-inputs", action="store_true",
                    help="every ResnetBlock2D gets its input in channels_last (bench_unet's --cl-resblock-inputs)")
     p.add_argument("--two-stage-gn", action="store_true",
-                   help="temporal attentions' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
+                   help="the temporal layers' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
     p.add_argument("--tile-reductions", action="store_true", help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling (bench_unet's --tile-reductions)")
