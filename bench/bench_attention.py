@@ -10,7 +10,7 @@ PyTorch's cuDNN, flash (FlashAttention-2) and memory-efficient backends, and (se
 backend, and per step (times the calls); the summary row is what the step would spend with each backend for every
 call, and with the best backend per shape.
 
-    python bench/bench_attention.py               # GPU, paper size (~2 min on one H100)
+    python bench/bench_attention.py               # GPU, paper size (under 2 min on one H100 before the FlexAttention compiles)
     python bench/bench_attention.py --tiny        # CPU check of the script (tiny config, math backend only)
 """
 from __future__ import annotations
