@@ -166,9 +166,8 @@ def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = No
     """Load a base `UNet2DConditionModel` (a folder with `unet/`, a U-Net folder, or a cached hub id) and wrap it;
     `extras`: then load these `save_extras` weights, the temporal layers built as they were saved (their kind and text)."""
     if extras is not None:                   # build what the file holds, instead of building layers load_extras would replace
-        info = extras_info(extras)
-        temporal_text = info.get("temporal_text", False)
-        if "temporal" in info.get("parts", EXTRAS_PARTS): temporal_resblock = info.get("temporal_resblock", "modelscope")
+        saved = _saved_temporal_layers(extras_info(extras))
+        temporal_text, temporal_resblock = saved["temporal_text"], saved.get("temporal_resblock", temporal_resblock)
     p = Path(str(pretrained)).expanduser()
     if subfolder is None: subfolder = ("unet" if (p / "unet" / "config.json").is_file() else None) if p.is_dir() else "unet"
     try: unet = UNet2DConditionModel.from_pretrained(str(p) if p.is_dir() else str(pretrained), subfolder=subfolder, **kwargs)
@@ -354,6 +353,13 @@ def extras_info(path) -> dict:
         with safe_open(str(f), "pt") as fh: return json.loads((fh.metadata() or {})["moviefactory"])
     except Exception: raise MovieFactoryError(f"{f} is not a MovieFactory extras file: write one with MovieUNet.save_extras") from None
 
+def _saved_temporal_layers(info: dict) -> dict:
+    """How the extras `info` describes were built: their `temporal_text`, and `temporal_resblock` if they hold the
+    temporal layers (a file without the key was saved before Video LDM's ResBlocks, with ModelScope's)."""
+    out = {"temporal_text": info.get("temporal_text", False)}
+    if "temporal" in info.get("parts", EXTRAS_PARTS): out["temporal_resblock"] = info.get("temporal_resblock", "modelscope")
+    return out
+
 @patch
 def load_extras(self: MovieUNet, path) -> MovieUNet:
     "Load adapters and temporal layers (or the parts saved) from `save_extras`, with their domains, onto this model's base."
@@ -366,8 +372,9 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
     if "temporal" not in parts and bool(info.get("temporal_text", False)) != bool(self.config.temporal_text):
         raise MovieFactoryError(f"the adapters in {f} were trained with temporal_text={info.get('temporal_text')}: load them onto such a model")
     self._set_domains(info["domains"])
-    self.set_temporal_text(info.get("temporal_text", False), keep=False)
-    if "temporal" in parts: self.set_temporal_resblock(info.get("temporal_resblock", "modelscope"))   # absent: saved before Video LDM's
+    saved = _saved_temporal_layers(info)
+    self.set_temporal_text(saved["temporal_text"], keep=False)
+    if "temporal_resblock" in saved: self.set_temporal_resblock(saved["temporal_resblock"])
     p = next(self.unet.parameters())
     missing, unexpected = self.load_state_dict(load_file(str(f), device=str(p.device)), strict=False)
     missing = [k for k in missing if k.split(".")[0] in parts]
