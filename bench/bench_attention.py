@@ -14,7 +14,7 @@ call, and with the best backend per shape.
     python bench/bench_attention.py --tiny        # CPU check of the script (tiny config, math backend only)
 """
 from __future__ import annotations
-import argparse, statistics, sys, time
+import argparse, sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,18 +44,6 @@ def role(q, k) -> str:
     return "spatial self" if k[2] == q[2] else "cross"
 
 
-def time_ms(fn, dev, warmup=3, repeats=20) -> float:
-    for _ in range(warmup): fn()
-    if dev.type != "cuda":
-        t0 = time.perf_counter(); fn(); return (time.perf_counter() - t0) * 1e3
-    torch.cuda.synchronize()
-    out = []
-    for _ in range(repeats):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record(); fn(); e.record(); e.synchronize(); out.append(s.elapsed_time(e))
-    return statistics.median(out)
-
-
 def backends(dev):
     "name -> function(q, k, v) for every backend to try on `dev`."
     if dev.type != "cuda": return {"math": lambda q, k, v: F.scaled_dot_product_attention(q, k, v)}
@@ -80,6 +68,7 @@ def main(argv=None):
     p.add_argument("--out")
     a = p.parse_args(argv)
     from profile_unet import build
+    from bench_unet import time_steps
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     model, cfg = build(a.tiny, dev, dtype)
@@ -96,7 +85,8 @@ def main(argv=None):
         for name, fn in fns.items():
             try:
                 err = (fn(q, k, v).float() - ref.float()).abs().max().item()
-                row[name] = time_ms(lambda: fn(q, k, v), dev, repeats=a.repeats) if err < 0.05 else f"wrong ({err:.2g})"
+                row[name] = (time_steps(lambda: fn(q, k, v), dev, 3, a.repeats if dev.type == "cuda" else 1)
+                             if err < 0.05 else f"wrong ({err:.2g})")
             except Exception as e:                      # a backend that refuses the shape (flash: head dims, cuDNN: sizes)
                 row[name] = "n/a: " + (str(e).strip().splitlines() or [type(e).__name__])[0][:40].replace("|", "/")
         timed = {b: ms for b, ms in row.items() if isinstance(ms, float)}

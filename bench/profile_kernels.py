@@ -103,7 +103,8 @@ def main(argv=None):
     if a.bytes:
         import torch._inductor.config as ic
         ic.benchmark_kernel = True                   # codegen only: each kernel's meta carries kernel_num_gb
-    cm = torch.compile(model, options={"triton.tile_reductions": True, "triton.prefer_nd_tiling": True}) if a.tile_reductions else torch.compile(model)
+    from bench_unet import inductor_patches
+    cm = torch.compile(model, options=inductor_patches(a)) if a.tile_reductions else torch.compile(model)
     kw = {} if a.model == "modelscope" else {"domain": 0}
     t0 = time.time()
     with torch.no_grad():
