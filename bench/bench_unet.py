@@ -83,7 +83,8 @@ def parse_args(argv=None):
     p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton", "tma"],
                    help="MovieUNet variants: triton / tma run every GEGLU as bench/triton_geglu.py's blocked / persistent TMA kernel (GPU)")
     p.add_argument("--cl-resblock-inputs", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last (timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md)")
+                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last, forced with Inductor's force_stride_order "
+                        "(the earlier .contiguous version left Inductor's layout as it was: 0.9986x in bench/results/unet_h100_ab_layout_ms.md; this one untimed)")
     p.add_argument("--two-stage-gn", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, the temporal layers' GroupNorm statistics in two layout-following reductions "
                         "(attentions only, timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)")
@@ -97,7 +98,8 @@ def parse_args(argv=None):
                    help="Inductor's coordinate-descent tuning of its Triton kernels (every model; longer compiles)")
     p.add_argument("--tile-reductions", action="store_true",
                    help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling: reductions tiled in two dimensions, "
-                        "for the GroupNorm statistics that read channels-last data along a stride (kernels_h100_bytes.md)")
+                        "for the GroupNorm statistics that read channels-last data along a stride (kernels_h100_bytes.md). On an H100 on "
+                        "2026-12-06 its compile of the paper-size MovieUNet had not finished after 350 s (the default one takes 105-120 s)")
     p.add_argument("--cuda-graph", action="store_true",
                    help="also time each compiled step replayed from a CUDA graph (mode 'compiled+graph': no launch gaps)")
     p.add_argument("--channels-last", action="store_true", help="2-D convolutions and latents in channels_last")
@@ -266,13 +268,20 @@ def resblock_inputs_channels_last(model) -> int:
     """Compiled on a GPU, hand every ResnetBlock2D of `model` its input in channels_last (a forward pre-hook); returns how
     many. Why: Inductor writes the concatenation that opens each Up block channels-first, and the GroupNorm-SiLU before
     the block's first convolution (channels-last) then transposes it with reads H*W elements apart (12 kernels, 3.5 ms
-    of a paper-size step: bench/results/kernels_h100_layout.md). Asking for channels_last at the ResBlock's door should
-    make Inductor write the concatenation in that layout."""
+    of a paper-size step: bench/results/kernels_h100_layout.md). The layout is forced with Inductor's
+    `force_stride_order`: Inductor lowers `.contiguous(memory_format=...)` as a plain copy whose layout it still picks
+    itself ("don't materialize the layout here", its `clone` lowering): the version of this hook that asked with
+    `.contiguous` left the largest of those kernels as they were (0.98 and 0.94 ms in kernels_h100_layout_fixes.md, 0.98
+    and 0.94 in kernels_h100_bytes.md), and so did converting the concatenation's inputs (unet_h100_ab_cat_inputs.md):
+    on a GPU the concatenation of computed inputs is a pointwise kernel whose own layout Inductor picks. Forcing the
+    ResBlock's input fixes the layout of that kernel's output. Not yet timed on a GPU (checked on the CPU: same output)."""
     from diffusers.models.resnet import ResnetBlock2D
+    from torch._inductor import inductor_prims
     def hook(mod, args, kwargs):
         x = args[0] if args else kwargs["input_tensor"]
         if not (x.is_cuda and torch.compiler.is_compiling()): return None
-        x = x.contiguous(memory_format=torch.channels_last)
+        b, c, h, w = x.shape
+        x = inductor_prims.force_stride_order(x, (c * h * w, 1, w * c, c))
         return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input_tensor": x})
     layers = [m for m in model.modules() if isinstance(m, ResnetBlock2D)]
     for m in layers: m.register_forward_pre_hook(hook, with_kwargs=True)

@@ -70,7 +70,7 @@ def main(argv=None):
     p.add_argument("--model", default="movie", choices=["movie", "modelscope"],
                    help="MovieUNet, or diffusers' UNet3DConditionModel (ModelScope, bench_unet's config) for comparison")
     p.add_argument("--cl-resblock-inputs", action="store_true",
-                   help="every ResnetBlock2D gets its input in channels_last (bench_unet's --cl-resblock-inputs)")
+                   help="every ResnetBlock2D gets its input in channels_last, forced (bench_unet's --cl-resblock-inputs)")
     p.add_argument("--two-stage-gn", action="store_true",
                    help="the temporal layers' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
