@@ -88,6 +88,9 @@ def parse_args(argv=None):
     p.add_argument("--two-stage-gn", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, the temporal layers' GroupNorm statistics in two layout-following reductions "
                         "(attentions only, timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)")
+    p.add_argument("--channel-sum-gn", action="store_true",
+                   help="MovieUNet variants: compiled on a GPU, every GroupNorm's statistics as per-channel sums, then per group "
+                        "(channel_sums_group_norm: coalesced on channels-last data; untimed)")
     p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
                    help="MovieUNet variants: the temporal ResBlocks as Video LDM's (2 frame convolutions, the package's "
                         "default) or ModelScope's TemporalConvLayer (4; movie-mm always)")
@@ -322,6 +325,39 @@ def temporal_norms_two_stage(model) -> int:
     return len(norms)
 
 
+def channel_sums_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
+    """`norm(x)` for `x` (B, C, ...) with the statistics as per-channel sums over the pixels (and frames), then summed
+    over each group's channels. Why: Inductor reduces a GroupNorm's group in one go, and on channels-last data each
+    row of that reduction reads C/G channels out of every C (kernel `..._group_norm_..._33` of the first level reads
+    10 of 320 channels per pixel, at 630 GB/s in kernels_h100_bytes.md; `two_stage_group_norm`'s first sum over those
+    10 channels fuses back into the same pattern). A sum per channel over the pixels reads whole pixel rows when the
+    data is channels-last and whole planes when it is channels-first: coalesced either way. Variance as E[x^2] - E[x]^2
+    in fp32, like `two_stage_group_norm`."""
+    b, c, g, rest = x.shape[0], x.shape[1], norm.num_groups, x.shape[2:]
+    xf = x.float()
+    dims = tuple(range(2, x.ndim))
+    n = (c // g) * x[0, 0].numel()
+    s1, s2 = xf.sum(dims), (xf * xf).sum(dims)                        # (B, C): one reduction per channel
+    mean = s1.view(b, g, -1).sum(-1) / n                              # (B, G)
+    var = (s2.view(b, g, -1).sum(-1) / n - mean * mean).clamp_min(0)
+    scale = (torch.rsqrt(var + norm.eps).repeat_interleave(c // g, 1) * norm.weight)          # (B, C)
+    shift = norm.bias - mean.repeat_interleave(c // g, 1) * scale
+    ones = (1,) * len(rest)
+    return (xf * scale.view(b, c, *ones) + shift.view(b, c, *ones)).to(x.dtype)
+
+
+def group_norms_channel_sums(model) -> int:
+    """Compiled on a GPU, compute every GroupNorm of `model` (base, adapters, temporal layers) with
+    `channel_sums_group_norm`; returns how many norms."""
+    import types
+    def forward(self, x):
+        if not (x.is_cuda and torch.compiler.is_compiling()): return torch.nn.GroupNorm.forward(self, x)
+        return channel_sums_group_norm(self, x)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm) and m.affine]
+    for n in norms: n.forward = types.MethodType(forward, n)
+    return len(norms)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -349,6 +385,7 @@ def build(name, a, dev, dtype):
             if a.geglu != "diffusers": geglu_as_triton(model, tma=a.geglu == "tma")
             if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
             if a.two_stage_gn: temporal_norms_two_stage(model)
+            if a.channel_sum_gn: group_norms_channel_sums(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -484,7 +521,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

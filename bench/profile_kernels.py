@@ -73,6 +73,8 @@ def main(argv=None):
                    help="every ResnetBlock2D gets its input in channels_last, forced (bench_unet's --cl-resblock-inputs)")
     p.add_argument("--two-stage-gn", action="store_true",
                    help="the temporal layers' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
+    p.add_argument("--channel-sum-gn", action="store_true",
+                   help="every GroupNorm's statistics as per-channel sums, then per group (bench_unet's --channel-sum-gn)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
     p.add_argument("--tile-reductions", action="store_true", help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling (bench_unet's --tile-reductions)")
@@ -93,6 +95,9 @@ def main(argv=None):
     if a.two_stage_gn:
         from bench_unet import temporal_norms_two_stage
         temporal_norms_two_stage(model)
+    if a.channel_sum_gn:
+        from bench_unet import group_norms_channel_sums
+        group_norms_channel_sums(model)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul
         frame_convs_as_matmul(model)
@@ -122,7 +127,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
