@@ -326,24 +326,28 @@ def temporal_norms_two_stage(model) -> int:
 
 
 def channel_sums_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
-    """`norm(x)` for `x` (B, C, ...) with the statistics as per-channel sums over the pixels (and frames), then summed
+    """`norm(x)` for `x` (B, C, ...) with the statistics as per-channel sums over the pixels (and frames), then combined
     over each group's channels. Why: Inductor reduces a GroupNorm's group in one go, and on channels-last data each
     row of that reduction reads C/G channels out of every C (kernel `..._group_norm_..._33` of the first level reads
     10 of 320 channels per pixel, at 630 GB/s in kernels_h100_bytes.md; `two_stage_group_norm`'s first sum over those
     10 channels fuses back into the same pattern). A sum per channel over the pixels reads whole pixel rows when the
-    data is channels-last and whole planes when it is channels-first: coalesced either way. Variance as E[x^2] - E[x]^2
-    in fp32, like `two_stage_group_norm`."""
+    data is channels-last and whole planes when it is channels-first: coalesced either way. The sums are of `x` less
+    each channel's first value, in fp32, so a channel whose mean is large against its spread keeps its variance; the
+    groups' variance is the channels' variances plus the spread of their means (equal counts)."""
     b, c, g, rest = x.shape[0], x.shape[1], norm.num_groups, x.shape[2:]
+    dims, ones = tuple(range(2, x.ndim)), (1,) * len(rest)
     xf = x.float()
-    dims = tuple(range(2, x.ndim))
-    n = (c // g) * x[0, 0].numel()
-    s1, s2 = xf.sum(dims), (xf * xf).sum(dims)                        # (B, C): one reduction per channel
-    mean = s1.view(b, g, -1).sum(-1) / n                              # (B, G)
-    var = (s2.view(b, g, -1).sum(-1) / n - mean * mean).clamp_min(0)
-    scale = (torch.rsqrt(var + norm.eps).repeat_interleave(c // g, 1) * norm.weight)          # (B, C)
-    shift = norm.bias - mean.repeat_interleave(c // g, 1) * scale
-    ones = (1,) * len(rest)
-    return (xf * scale.view(b, c, *ones) + shift.view(b, c, *ones)).to(x.dtype)
+    shift = xf.reshape(b, c, -1)[:, :, 0].view(b, c, *ones)           # (B, C, 1, ...)
+    d = xf - shift
+    n = x[0, 0].numel()
+    m1, m2 = d.sum(dims) / n, (d * d).sum(dims) / n                   # (B, C): one reduction per channel
+    mean_c = (shift.view(b, c) + m1).view(b, g, -1)                   # (B, G, C/G)
+    var_c = (m2 - m1 * m1).clamp_min(0).view(b, g, -1)
+    mean = mean_c.mean(-1, keepdim=True)
+    var = (var_c + (mean_c - mean) ** 2).mean(-1, keepdim=True)       # (B, G, 1)
+    scale = (torch.rsqrt(var + norm.eps) * norm.weight.view(g, -1)).reshape(b, c)
+    bias = norm.bias - (mean * scale.view(b, g, -1)).reshape(b, c)
+    return (xf * scale.view(b, c, *ones) + bias.view(b, c, *ones)).to(x.dtype)
 
 
 def group_norms_channel_sums(model) -> int:
