@@ -329,8 +329,8 @@ def channel_sums_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.
     """`norm(x)` for `x` (B, C, ...) with the statistics as per-channel sums over the pixels (and frames), then combined
     over each group's channels. Why: Inductor reduces a GroupNorm's group in one go, and on channels-last data each
     row of that reduction reads C/G channels out of every C (kernel `..._group_norm_..._33` of the first level reads
-    10 of 320 channels per pixel, at 630 GB/s in kernels_h100_bytes.md; `two_stage_group_norm`'s first sum over those
-    10 channels fuses back into the same pattern). A sum per channel over the pixels reads whole pixel rows when the
+    10 of 320 channels per pixel, at 630 GB/s in kernels_h100_bytes.md; `two_stage_group_norm` sums over those 10
+    channels first). A sum per channel over the pixels reads whole pixel rows when the
     data is channels-last and whole planes when it is channels-first: coalesced either way. The sums are of `x` less
     each channel's first value, in fp32, so a channel whose mean is large against its spread keeps its variance; the
     groups' variance is the channels' variances plus the spread of their means (equal counts)."""
