@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_make.ipynb #59b9e08f
 from __future__ import annotations
-import dataclasses, hashlib, time
+import contextlib, dataclasses, hashlib, time
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -78,11 +78,18 @@ def _stage(name, timings):
         def __exit__(s, *a): timings[name] = timings.get(name, 0.0) + time.time() - s.t
     return T()
 
+@contextlib.contextmanager
 def _quiet_loaders():
-    "Our progress bars are per stage; the libraries' bars for loading weights would only clutter them."
+    """Our progress bars are per stage; the libraries' bars for loading weights would only clutter them. Switched off
+    for the call and back on after, as the caller had them."""
     import diffusers, transformers
-    diffusers.utils.logging.disable_progress_bar(); transformers.utils.logging.disable_progress_bar()
+    libs = [m.utils.logging for m in (diffusers, transformers) if m.utils.logging.is_progress_bar_enabled()]
+    for lg in libs: lg.disable_progress_bar()
+    try: yield
+    finally:
+        for lg in libs: lg.enable_progress_bar()
 
+@_quiet_loaders()
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
@@ -96,7 +103,6 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     from moviefactory.script import write_script
     from moviefactory.compose import compose, load_clip, save_clip, storyboard, timeline
     t0, timings = time.time(), {}
-    _quiet_loaders()
     out = check_output(out)
     if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
     if sampler is not None: check_sampler(sampler)
