@@ -424,8 +424,14 @@ def _box_masks(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
 # %% ../nbs/13_eval.ipynb #db535e2a
 def train_toy_scorer(steps: int = 1200, batch: int = 32, pool: int = 8000, lr: float = 3e-3, seed: int = 0,
                      held_out: float = 0.1, threads: int | None = 2, log_every: int = 100) -> tuple[ToyScorer, list[dict]]:
-    "Train a `ToyScorer` on `pool` rendered examples (the held-out combinations kept out); returns it and the losses."
+    """Train a `ToyScorer` on `pool` rendered examples (the held-out combinations kept out); returns it and the losses.
+    `threads`: torch's CPU threads for the run (small models train fastest on few), restored after it."""
+    old = torch.get_num_threads()
     if threads: torch.set_num_threads(int(threads))
+    try: return _train_toy_scorer(steps, batch, pool, lr, seed, held_out, log_every)
+    finally: torch.set_num_threads(old)
+
+def _train_toy_scorer(steps, batch, pool, lr, seed, held_out, log_every):
     X, specs, B = toy_scorer_data(pool, seed=seed, held_out=held_out)
     labels = toy_labels(specs)
     B = torch.from_numpy(B)
