@@ -120,14 +120,21 @@ class ClipTextAttnProcessor:
         return out.reshape(n, f, out.shape[-1])
 
 # %% ../nbs/05_temporal.ipynb #556b258d
-def flex_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    "Attention of `q, k, v` `(batch, heads, frames, head_dim)` with FlexAttention, its tiles sized to the frames (16 at least)."
+def flex_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_options: dict | None = None) -> torch.Tensor:
+    """Attention of `q, k, v` `(batch, heads, frames, head_dim)` with FlexAttention, its tiles sized to the frames (16 at
+    least); `kernel_options` go to FlexAttention as well."""
     from torch.nn.attention.flex_attention import flex_attention
     blk = max(16, 1 << (q.shape[-2] - 1).bit_length())
-    return flex_attention(q, k, v, kernel_options={"BLOCK_M": blk, "BLOCK_N": blk} if q.is_cuda and blk <= 64 else None)
+    opts = ({"BLOCK_M": blk, "BLOCK_N": blk} if q.is_cuda and blk <= 64 else {}) | (kernel_options or {})
+    return flex_attention(q, k, v, kernel_options=opts or None)
 
 class FrameAttnProcessor(AttnProcessor2_0):
-    "diffusers' SDPA processor, but a self-attention compiled for a GPU runs through `flex_frame_attention`."
+    """diffusers' SDPA processor, but a self-attention compiled for a GPU runs through `flex_frame_attention` (with
+    `kernel_options`, if given)."""
+    def __init__(self, kernel_options: dict | None = None):
+        super().__init__()
+        self.kernel_options = kernel_options
+
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args, **kwargs):
         if hidden_states.is_cuda and torch.compiler.is_compiling() and encoder_hidden_states is None and attention_mask is None:
             d = attn.inner_dim // attn.heads                                    # FlexAttention: head widths 16, 32, 64, ...
@@ -140,7 +147,7 @@ class FrameAttnProcessor(AttnProcessor2_0):
         "The self-attention of `attn` on `hidden_states` `(sequences, frames, C)` through FlexAttention."
         b, s, _ = hidden_states.shape
         q, k, v = (lin(hidden_states).view(b, s, attn.heads, -1).transpose(1, 2) for lin in (attn.to_q, attn.to_k, attn.to_v))
-        out = attn.to_out[1](attn.to_out[0](flex_frame_attention(q, k, v).transpose(1, 2).reshape(b, s, -1)))
+        out = attn.to_out[1](attn.to_out[0](flex_frame_attention(q, k, v, self.kernel_options).transpose(1, 2).reshape(b, s, -1)))
         if attn.residual_connection: out = out + hidden_states
         return out / attn.rescale_output_factor
 
