@@ -10,7 +10,7 @@ time limit still times the ones before it.
 
 A variant is a bench_unet.py model name and its flags, quoted:
 
-    python bench/ab_unet.py --a movie --b "movie --channels-last --cl-resblock-inputs --channel-sum-gn"   # GPU, paper size
+    python bench/ab_unet.py --a movie --b "movie --channels-last --cl-resblock-inputs --channel-sum-gn --flex-main --text-tokens-in"  # GPU
     python bench/ab_unet.py --a movie --b "movie-mm --frame-conv tma" --cuda-graph         # replayed from CUDA graphs
     python bench/ab_unet.py --a modelscope --b movie --b "movie --geglu triton"            # two Bs against one A
     python bench/ab_unet.py --a movie --b "movie --cuda-graph"                             # graph replay against launches

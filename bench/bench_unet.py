@@ -91,6 +91,12 @@ def parse_args(argv=None):
     p.add_argument("--channel-sum-gn", action="store_true",
                    help="MovieUNet variants: compiled on a GPU, every GroupNorm's statistics as per-channel sums, then per group "
                         "(channel_sums_group_norm: coalesced on channels-last data; untimed)")
+    p.add_argument("--text-tokens-in", action="store_true",
+                   help="MovieUNet variants: the temporal cross-attentions take their tokens as they are, only the query projection "
+                        "regrouped by clip (text_tokens_in; untimed)")
+    p.add_argument("--flex-main", action="store_true",
+                   help="MovieUNet variants: the temporal self-attentions through FlexAttention's main kernel, not its decoding "
+                        "kernel (flex_main_kernel; untimed)")
     p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
                    help="MovieUNet variants: the temporal ResBlocks as Video LDM's (2 frame convolutions, the package's "
                         "default) or ModelScope's TemporalConvLayer (4; movie-mm always)")
@@ -362,6 +368,38 @@ def group_norms_channel_sums(model) -> int:
     return len(norms)
 
 
+def flex_main_kernel(model) -> int:
+    """Run the temporal self-attentions of `model` through FlexAttention's main Triton kernel
+    (`FORCE_USE_FLEX_ATTENTION`) instead of the decoding kernel Inductor picks for queries shorter than 128; returns how
+    many attentions. Why: for 16 frames the decoding kernel writes fp32 partial outputs in (batch, heads, frames,
+    head_dim) order, then one kernel combines them and another copies them into the token order the output projection
+    reads (0.70 and 0.51 ms a step at paper size, kernels `..._flex_attention_..._39` and `_40` in the profile of
+    copies_h100.md); the main kernel writes its output in the query's layout."""
+    from moviefactory.temporal import FrameAttnProcessor
+    attns = [m for m in model.modules() if isinstance(getattr(m, "processor", None), FrameAttnProcessor)]
+    for a in attns: a.set_processor(FrameAttnProcessor({"FORCE_USE_FLEX_ATTENTION": True}))
+    return len(attns)
+
+
+def text_tokens_in(model) -> int:
+    """Hand each temporal cross-attention its tokens `(clips*H*W, frames, C)` as they are, the text `(clips, L, D)`
+    beside them: diffusers' SDPA processor takes the batch size from the text, so only the query projection's output
+    is regrouped by clip. `ClipTextAttnProcessor` regroups the tokens first, and Inductor copies the LayerNorm output
+    for it (an identity copy: kernels `..._layer_norm_slice_t_view_42`, `_92`, `_142`, 0.47 ms a step in the profile
+    of copies_h100.md). The same numbers (0.0 difference on the CPU). Returns how many processors changed."""
+    from moviefactory.temporal import ClipTextAttnProcessor
+    class TokensIn(ClipTextAttnProcessor):
+        def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None):
+            n, f, c = hidden_states.shape
+            if (encoder_hidden_states is None or encoder_hidden_states.shape[0] == n or attn.residual_connection
+                    or attn.group_norm is not None or attn.spatial_norm is not None):
+                return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
+            return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask).reshape(n, f, -1)
+    attns = [m for m in model.modules() if isinstance(getattr(m, "processor", None), ClipTextAttnProcessor)]
+    for a in attns: a.set_processor(TokensIn())
+    return len(attns)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -390,6 +428,8 @@ def build(name, a, dev, dtype):
             if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
             if a.two_stage_gn: temporal_norms_two_stage(model)
             if a.channel_sum_gn: group_norms_channel_sums(model)
+            if a.text_tokens_in: text_tokens_in(model)
+            if a.flex_main: flex_main_kernel(model)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -525,7 +565,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{'; temporal cross-attention tokens in as they are' if a.text_tokens_in else ''}{'; FlexAttention main kernel' if a.flex_main else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

@@ -75,6 +75,9 @@ def main(argv=None):
                    help="the temporal layers' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
     p.add_argument("--channel-sum-gn", action="store_true",
                    help="every GroupNorm's statistics as per-channel sums, then per group (bench_unet's --channel-sum-gn)")
+    p.add_argument("--text-tokens-in", action="store_true", help="bench_unet's --text-tokens-in")
+    p.add_argument("--flex-main", action="store_true", help="bench_unet's --flex-main")
+    p.add_argument("--channels-last", action="store_true", help="the 2-D convolutions' weights in channels_last (bench_unet's --channels-last)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
     p.add_argument("--tile-reductions", action="store_true", help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling (bench_unet's --tile-reductions)")
@@ -98,6 +101,15 @@ def main(argv=None):
     if a.channel_sum_gn:
         from bench_unet import group_norms_channel_sums
         group_norms_channel_sums(model)
+    if a.text_tokens_in:
+        from bench_unet import text_tokens_in
+        text_tokens_in(model)
+    if a.flex_main:
+        from bench_unet import flex_main_kernel
+        flex_main_kernel(model)
+    if a.channels_last:
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.Conv2d): mod.to(memory_format=torch.channels_last)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul
         frame_convs_as_matmul(model)
@@ -127,7 +139,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{', temporal cross-attention tokens in as they are' if a.text_tokens_in else ''}{', FlexAttention main kernel' if a.flex_main else ''}{', convolution weights channels_last' if a.channels_last else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
