@@ -400,6 +400,15 @@ def text_tokens_in(model) -> int:
     return len(attns)
 
 
+def conv_weights_channels_last(model) -> int:
+    """Store every 2-D convolution's weights of `model` channels-last; returns how many. Compiled on a GPU, Inductor runs
+    the convolutions channels-last and otherwise converts their weights on every step (1.10 ms a paper-size step in
+    copies_h100.md)."""
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    for m in convs: m.to(memory_format=torch.channels_last)
+    return len(convs)
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -448,9 +457,7 @@ def build(name, a, dev, dtype):
             texti = text.repeat_interleave(F, 0)                               # as AnimateDiffPipeline passes it
             call = lambda m: m(x, t, texti).sample
     model = model.to(dev, dtype).eval().requires_grad_(False)
-    if a.channels_last:
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d): mod.to(memory_format=torch.channels_last)
+    if a.channels_last: conv_weights_channels_last(model)
     return model, call
 
 

@@ -108,8 +108,8 @@ def main(argv=None):
         from bench_unet import flex_main_kernel
         flex_main_kernel(model)
     if a.channels_last:
-        for mod in model.modules():
-            if isinstance(mod, torch.nn.Conv2d): mod.to(memory_format=torch.channels_last)
+        from bench_unet import conv_weights_channels_last
+        conv_weights_channels_last(model)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul
         frame_convs_as_matmul(model)
