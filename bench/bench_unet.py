@@ -82,21 +82,7 @@ def parse_args(argv=None):
                    help="movie-mm's way to run the temporal ResBlocks' frame convolutions (bench_temporal_layers' variants)")
     p.add_argument("--geglu", default="diffusers", choices=["diffusers", "triton", "tma"],
                    help="MovieUNet variants: triton / tma run every GEGLU as bench/triton_geglu.py's blocked / persistent TMA kernel (GPU)")
-    p.add_argument("--cl-resblock-inputs", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, every ResnetBlock2D gets its input in channels_last, forced with Inductor's force_stride_order "
-                        "(the earlier .contiguous version left Inductor's layout as it was: 0.9986x in bench/results/unet_h100_ab_layout_ms.md; this one untimed)")
-    p.add_argument("--two-stage-gn", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, the temporal layers' GroupNorm statistics in two layout-following reductions "
-                        "(attentions only, timed: no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)")
-    p.add_argument("--channel-sum-gn", action="store_true",
-                   help="MovieUNet variants: compiled on a GPU, every GroupNorm's statistics as per-channel sums, then per group "
-                        "(channel_sums_group_norm: coalesced on channels-last data; untimed)")
-    p.add_argument("--text-tokens-in", action="store_true",
-                   help="MovieUNet variants: the temporal cross-attentions take their tokens as they are, only the query projection "
-                        "regrouped by clip (text_tokens_in; untimed)")
-    p.add_argument("--flex-main", action="store_true",
-                   help="MovieUNet variants: the temporal self-attentions through FlexAttention's main kernel, not its decoding "
-                        "kernel (flex_main_kernel; untimed)")
+    add_model_fix_args(p)
     p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
                    help="MovieUNet variants: the temporal ResBlocks as Video LDM's (2 frame convolutions, the package's "
                         "default) or ModelScope's TemporalConvLayer (4; movie-mm always)")
@@ -409,6 +395,44 @@ def conv_weights_channels_last(model) -> int:
     return len(convs)
 
 
+# The MovieUNet changes that bench_unet.py and profile_kernels.py both take: flag, what it does (help), the function that
+# makes it (on the model), and how a result's header names it.
+MODEL_FIXES = [
+    ("--cl-resblock-inputs", "every ResnetBlock2D gets its input in channels_last, forced with Inductor's force_stride_order "
+     "(the earlier .contiguous version left Inductor's layout as it was: 0.9986x in bench/results/unet_h100_ab_layout_ms.md; "
+     "this one untimed)", resblock_inputs_channels_last, "MovieUNet ResBlock inputs channels_last"),
+    ("--two-stage-gn", "the temporal layers' GroupNorm statistics in two layout-following reductions (attentions only, timed: "
+     "no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)",
+     temporal_norms_two_stage, "temporal GroupNorm statistics in two stages"),
+    ("--channel-sum-gn", "every GroupNorm's statistics as per-channel sums, then per group (channel_sums_group_norm: "
+     "coalesced on channels-last data; untimed)", group_norms_channel_sums, "GroupNorm statistics as per-channel sums"),
+    ("--text-tokens-in", "the temporal cross-attentions take their tokens as they are, only the query projection regrouped "
+     "by clip (text_tokens_in; untimed)", text_tokens_in, "temporal cross-attention tokens in as they are"),
+    ("--flex-main", "the temporal self-attentions through FlexAttention's main kernel, not its decoding kernel "
+     "(flex_main_kernel; untimed)", flex_main_kernel, "FlexAttention main kernel"),
+]
+
+
+def _dest(flag): return flag[2:].replace("-", "_")
+
+
+def add_model_fix_args(p) -> None:
+    "Add the `MODEL_FIXES` flags to the parser `p`."
+    for flag, text, _, _ in MODEL_FIXES:
+        p.add_argument(flag, action="store_true", help=f"MovieUNet variants: compiled on a GPU, {text}")
+
+
+def apply_model_fixes(model, a) -> None:
+    "Make on `model` the `MODEL_FIXES` that the parsed arguments `a` ask for, in the table's order."
+    for flag, _, fix, _ in MODEL_FIXES:
+        if getattr(a, _dest(flag)): fix(model)
+
+
+def model_fix_notes(a) -> list[str]:
+    "How a result's header names the `MODEL_FIXES` that `a` asks for."
+    return [note for flag, _, _, note in MODEL_FIXES if getattr(a, _dest(flag))]
+
+
 def chunk_ffs(model, tokens) -> int:
     "Run every transformer block's feed-forward on slices of about `tokens` tokens (bench_temporal_layers' ChunkedFF)."
     from bench_temporal_layers import chunk_feed_forwards
@@ -434,11 +458,7 @@ def build(name, a, dev, dtype):
             if name == "movie-sdpa": frame_attention_as_sdpa(model)
             if a.ff_chunk_tokens: chunk_ffs(model, a.ff_chunk_tokens)
             if a.geglu != "diffusers": geglu_as_triton(model, tma=a.geglu == "tma")
-            if a.cl_resblock_inputs: resblock_inputs_channels_last(model)
-            if a.two_stage_gn: temporal_norms_two_stage(model)
-            if a.channel_sum_gn: group_norms_channel_sums(model)
-            if a.text_tokens_in: text_tokens_in(model)
-            if a.flex_main: flex_main_kernel(model)
+            apply_model_fixes(model, a)
             if name == "movie-mm": frame_convs_as_matmul(model, a.frame_conv)
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
@@ -572,7 +592,7 @@ def main(argv=None):
               f"{size}; batch {a.batch} (CFG), {a.frames} frames of {a.width}x{a.height} "
               f"(latent 4x{a.frames}x{a.height // 8}x{a.width // 8}); {str(dtype).replace('torch.', '')}; "
               f"torch {torch.__version__}, diffusers {diffusers.__version__}; compile mode {a.compile_mode}"
-              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{'; MovieUNet ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{'; temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{'; GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{'; temporal cross-attention tokens in as they are' if a.text_tokens_in else ''}{'; FlexAttention main kernel' if a.flex_main else ''}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
+              f"{'; SDPA without its cuDNN backend' if a.no_cudnn_sdpa else ''}{'; channels_last' if a.channels_last else ''}{'; Inductor coordinate-descent tuning' if a.coordinate_descent else ''}{f'; movie-mm frame convolutions: {a.frame_conv}' if 'movie-mm' in a.models else ''}{f'; MovieUNet feed-forwards in slices of {a.ff_chunk_tokens} tokens' if a.ff_chunk_tokens else ''}{f'; MovieUNet GEGLUs as one Triton kernel ({a.geglu})' if a.geglu != 'diffusers' else ''}{''.join('; ' + d for d in model_fix_notes(a))}{'; MovieUNet temporal ResBlocks: ModelScope (4 frame convolutions)' if a.temporal_resblock == 'modelscope' else ''}; {a.warmup} warm-up, median of {a.repeats} steps.",
               f"Measured {str(dtype).replace('torch.', '')} matmul ceiling: {ceiling:.4g} TFLOP/s."]
     print("\n".join(header), flush=True)
     rows = []

@@ -65,18 +65,12 @@ def copy_gbps(dev) -> float:
 
 
 def main(argv=None):
+    from bench_unet import add_model_fix_args, apply_model_fixes, model_fix_notes
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
     p.add_argument("--model", default="movie", choices=["movie", "modelscope"],
                    help="MovieUNet, or diffusers' UNet3DConditionModel (ModelScope, bench_unet's config) for comparison")
-    p.add_argument("--cl-resblock-inputs", action="store_true",
-                   help="every ResnetBlock2D gets its input in channels_last, forced (bench_unet's --cl-resblock-inputs)")
-    p.add_argument("--two-stage-gn", action="store_true",
-                   help="the temporal layers' GroupNorm statistics in two layout-following reductions (bench_unet's --two-stage-gn)")
-    p.add_argument("--channel-sum-gn", action="store_true",
-                   help="every GroupNorm's statistics as per-channel sums, then per group (bench_unet's --channel-sum-gn)")
-    p.add_argument("--text-tokens-in", action="store_true", help="bench_unet's --text-tokens-in")
-    p.add_argument("--flex-main", action="store_true", help="bench_unet's --flex-main")
+    add_model_fix_args(p)
     p.add_argument("--channels-last", action="store_true", help="the 2-D convolutions' weights in channels_last (bench_unet's --channels-last)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
@@ -92,21 +86,7 @@ def main(argv=None):
         cfg = TINY_MODELSCOPE_CONFIG if a.tiny else MODELSCOPE_UNET_CONFIG
         model = UNet3DConditionModel(**cfg).to(dev, dtype).eval()
     else: model, cfg = build(a.tiny, dev, dtype)
-    if a.cl_resblock_inputs:
-        from bench_unet import resblock_inputs_channels_last
-        resblock_inputs_channels_last(model)
-    if a.two_stage_gn:
-        from bench_unet import temporal_norms_two_stage
-        temporal_norms_two_stage(model)
-    if a.channel_sum_gn:
-        from bench_unet import group_norms_channel_sums
-        group_norms_channel_sums(model)
-    if a.text_tokens_in:
-        from bench_unet import text_tokens_in
-        text_tokens_in(model)
-    if a.flex_main:
-        from bench_unet import flex_main_kernel
-        flex_main_kernel(model)
+    apply_model_fixes(model, a)
     if a.channels_last:
         from bench_unet import conv_weights_channels_last
         conv_weights_channels_last(model)
@@ -139,7 +119,7 @@ def main(argv=None):
     name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
     lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{', ResBlock inputs channels_last' if a.cl_resblock_inputs else ''}{', temporal GroupNorm statistics in two stages' if a.two_stage_gn else ''}{', GroupNorm statistics as per-channel sums' if a.channel_sum_gn else ''}{', temporal cross-attention tokens in as they are' if a.text_tokens_in else ''}{', FlexAttention main kernel' if a.flex_main else ''}{', convolution weights channels_last' if a.channels_last else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{''.join(', ' + d for d in model_fix_notes(a))}{', convolution weights channels_last' if a.channels_last else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]
