@@ -16,9 +16,15 @@ A variant is a bench_unet.py model name and its flags, quoted:
     python bench/ab_unet.py --a movie --b "movie --cuda-graph"                             # graph replay against launches
     python bench/ab_unet.py --a movie --b "movie --tile-reductions"                        # an Inductor config for one variant
     python bench/ab_unet.py --a "movie --no-compile" --b "movie --no-compile --geglu triton" --tiny --rounds 3   # CPU check
+    python bench/ab_unet.py --a movie --b "movie --channel-sum-gn" --warm-jobs 2      # compile the variants side by side first
+
+`--warm-jobs N` first compiles the variants in N processes side by side (`--warm-only`), each running one step, which
+fills Inductor's on-disk caches; the timing process then compiles each from those caches (and alone picks the
+configs of Triton kernels that have several: the warming processes store none). On a cold H100 machine the
+paper-size MovieUNet took 177 s to build and a variant with five fixes more than 200 s, one after the other.
 """
 from __future__ import annotations
-import argparse, shlex, sys, time
+import argparse, shlex, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +58,24 @@ def build(name, a, dev, dtype, graph: bool):
     return step, time.time() - t0, flops
 
 
+def warm(spec_strs: list[str], tiny: bool, jobs: int, timeout_s: float = 1e9) -> None:
+    """Compile each variant once in its own process, `jobs` at a time: Inductor keeps what it compiled in its on-disk
+    caches (FX graphs, AOTAutograd, Triton kernels), from which the timing process then compiles the same graphs.
+    A process still running after `timeout_s` seconds of warming is stopped (its variant is then compiled cold)."""
+    t0, todo, running = time.time(), list(spec_strs), []
+    while todo or running:
+        while todo and len(running) < jobs:
+            s = todo.pop(0)
+            running.append((s, subprocess.Popen([sys.executable, __file__, "--warm-only", s, *(["--tiny"] if tiny else [])])))
+        for s, proc in list(running):
+            if proc.poll() is None and time.time() - t0 > timeout_s: proc.kill(); proc.wait()
+            if proc.poll() is None: continue
+            running.remove((s, proc))
+            what = "stopped: past --warm-timeout-s" if proc.returncode == -9 else f"exit {proc.returncode}"
+            print(f"warmed {s!r}: {what} after {time.time() - t0:.0f} s", flush=True)
+        time.sleep(0.5)
+
+
 def round_order(r: int, n: int) -> list[int]:
     """The order of `n` variants in round `r`: rotated by r // 2 and reversed in odd rounds, so that each goes first
     equally often and follows each other one (two variants: A B, B A, B A, A B, ...)."""
@@ -61,8 +85,11 @@ def round_order(r: int, n: int) -> list[int]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--a", required=True, help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
-    p.add_argument("--b", required=True, action="append", help='variant B, e.g. "movie --two-stage-gn"; repeat for more')
+    p.add_argument("--warm-only", metavar="SPEC", help="build, compile and run one step of this variant, then exit (see --warm-jobs)")
+    p.add_argument("--warm-jobs", type=int, default=0, help="first compile the variants in this many processes side by side (default 0: no)")
+    p.add_argument("--warm-timeout-s", type=float, default=1e9, help="stop warming processes after this many seconds (default: no limit)")
+    p.add_argument("--a", help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
+    p.add_argument("--b", action="append", help='variant B, e.g. "movie --two-stage-gn"; repeat for more')
     p.add_argument("--rounds", type=int, default=20, help="rounds of interleaved timing (default 20)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round (default 3)")
     p.add_argument("--cuda-graph", action="store_true", help='time every variant replayed from a CUDA graph (one variant: put "--cuda-graph" in its spec)')
@@ -72,6 +99,11 @@ def main(argv=None):
     p.add_argument("--out", help="also write the table to this markdown file")
     args = p.parse_args(argv)
     t_start = time.time()
+    if args.warm_only:
+        import torch._inductor.config as inductor_config
+        inductor_config.autotune_local_cache = False      # no kernel configs picked while other processes share the GPU
+        _, t, _ = build(*parse(args.warm_only, args.tiny), False); print(f"{args.warm_only!r} compiled in {t:.0f} s", flush=True); return
+    if not (args.a and args.b): p.error("give --a and at least one --b (or --warm-only)")
     labels = ["A"] + [f"B{i + 1}" if len(args.b) > 1 else "B" for i in range(len(args.b))]
     spec_strs = [args.a, *args.b]
     specs = [parse(s, args.tiny) for s in spec_strs]
@@ -80,6 +112,7 @@ def main(argv=None):
         differ = [k for k in GLOBAL_SWITCHES if getattr(a_ns, k) != getattr(ns, k)]
         if differ: sys.exit(f"A and {spec!r} differ in {', '.join('--' + k.replace('_', '-') for k in differ)}: these are "
                             "global switches or the input, which all variants must share; compare them in separate runs")
+    if args.warm_jobs: warm(spec_strs, args.tiny, args.warm_jobs, args.warm_timeout_s)
     start_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
     built = []
     for spec, label in zip(specs, labels):
