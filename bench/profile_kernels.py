@@ -101,7 +101,7 @@ def main(argv=None):
         import torch._inductor.config as ic
         ic.benchmark_kernel = True                   # codegen only: each kernel's meta carries kernel_num_gb
     from bench_unet import inductor_patches
-    cm = torch.compile(model, options=inductor_patches(a)) if a.tile_reductions else torch.compile(model)
+    cm = torch.compile(model, options=inductor_patches(a) or None)
     kw = {} if a.model == "modelscope" else {"domain": 0}
     t0 = time.time()
     with torch.no_grad():
