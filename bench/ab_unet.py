@@ -44,13 +44,11 @@ def parse(spec: str, tiny: bool):
     return name, a, *bench_unet.prepare(a)
 
 
-def build(name, a, dev, dtype, graph: bool, flops: bool = True):
+def build(name, a, dev, dtype, graph: bool, count_flops: bool = True):
     """Build, compile (unless --no-compile) and warm up one variant; returns (step function, compile + warm-up seconds,
-    FLOP/step, or None when `flops` is off)."""
+    FLOP/step, or None without `count_flops`)."""
     model, call = bench_unet.build(name, a, dev, dtype)
-    if flops:
-        with torch.no_grad(): flops = bench_unet.count_flops(lambda: call(model))
-    else: flops = None
+    with torch.no_grad(): flops = bench_unet.count_flops(lambda: call(model)) if count_flops else None
     runner = model if a.no_compile else bench_unet.compile_model(model, a)
     t0 = time.time()
     with torch.no_grad():
@@ -105,7 +103,7 @@ def main(argv=None):
     if args.warm_only:
         import torch._inductor.config as inductor_config
         inductor_config.autotune_local_cache = False      # no kernel configs picked while other processes share the GPU
-        _, t, _ = build(*parse(args.warm_only, args.tiny), False, flops=False); print(f"{args.warm_only!r} compiled in {t:.0f} s", flush=True); return
+        _, t, _ = build(*parse(args.warm_only, args.tiny), False, count_flops=False); print(f"{args.warm_only!r} compiled in {t:.0f} s", flush=True); return
     if not (args.a and args.b): p.error("give --a and at least one --b (or --warm-only)")
     labels = ["A"] + [f"B{i + 1}" if len(args.b) > 1 else "B" for i in range(len(args.b))]
     spec_strs = [args.a, *args.b]
