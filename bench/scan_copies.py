@@ -50,9 +50,10 @@ def main(argv=None):
     p.add_argument("--out", help="also write the table to this markdown file")
     a = p.parse_args(argv)
     ks, prof = kernels(Path(a.code).read_text()), profiled(Path(a.profile).read_text())
-    rows = [(n, kind, *prof[n]) for n, src in ks.items() if (kind := copy_kind(src)) and n in prof]
-    missing = sum(1 for n, src in ks.items() if copy_kind(src) and n not in prof)
-    lines = [f"# Pure layout copies in a compiled step", "",
+    copies = {n: kind for n, src in ks.items() if (kind := copy_kind(src))}
+    rows = [(n, kind, *prof[n]) for n, kind in copies.items() if n in prof]
+    missing = len(copies) - len(rows)
+    lines = ["# Pure layout copies in a compiled step", "",
              f"{len(ks)} Triton kernels in `{Path(a.code).name}`; profile `{Path(a.profile).name}`. "
              f"{len(rows)} kernels only move data{f' ({missing} more not in the profile table)' if missing else ''}.", ""]
     for kind, title in (("weight", "3x3 convolution weights converted to channels-last every step"),
