@@ -10,13 +10,13 @@ time limit still times the ones before it.
 
 A variant is a bench_unet.py model name and its flags, quoted:
 
-    python bench/ab_unet.py --a movie --b "movie --channels-last --cl-resblock-inputs --channel-sum-gn --flex-main --text-tokens-in"  # GPU
+    python bench/ab_unet.py --a modelscope --b "movie --channels-last" --b "modelscope --channels-last"   # GPU
     python bench/ab_unet.py --a movie --b "movie-mm --frame-conv tma" --cuda-graph         # replayed from CUDA graphs
     python bench/ab_unet.py --a modelscope --b movie --b "movie --geglu triton"            # two Bs against one A
     python bench/ab_unet.py --a movie --b "movie --cuda-graph"                             # graph replay against launches
     python bench/ab_unet.py --a movie --b "movie --tile-reductions"                        # an Inductor config for one variant
     python bench/ab_unet.py --a "movie --no-compile" --b "movie --no-compile --geglu triton" --tiny --rounds 3   # CPU check
-    python bench/ab_unet.py --a movie --b "movie --channel-sum-gn" --warm-jobs 2      # compile the variants side by side first
+    python bench/ab_unet.py --a movie --b "movie --two-stage-gn" --warm-jobs 2        # compile the variants side by side first
 
 `--warm-jobs N` first compiles the variants in N processes side by side (`--warm-only`), each running one step, which
 fills Inductor's on-disk caches; the timing process then compiles each from those caches (and alone picks the

@@ -259,30 +259,6 @@ def geglu_as_triton(model, tma: bool = False) -> int:
     return len(layers)
 
 
-def resblock_inputs_channels_last(model) -> int:
-    """Compiled on a GPU, hand every ResnetBlock2D of `model` its input in channels_last (a forward pre-hook); returns how
-    many. Why: Inductor writes the concatenation that opens each Up block channels-first, and the GroupNorm-SiLU before
-    the block's first convolution (channels-last) then transposes it with reads H*W elements apart (12 kernels, 3.5 ms
-    of a paper-size step: bench/results/kernels_h100_layout.md). The layout is forced with Inductor's
-    `force_stride_order`: Inductor lowers `.contiguous(memory_format=...)` as a plain copy whose layout it still picks
-    itself ("don't materialize the layout here", its `clone` lowering): the version of this hook that asked with
-    `.contiguous` left the largest of those kernels as they were (0.98 and 0.94 ms in kernels_h100_layout_fixes.md, 0.98
-    and 0.94 in kernels_h100_bytes.md), and so did converting the concatenation's inputs (unet_h100_ab_cat_inputs.md):
-    on a GPU the concatenation of computed inputs is a pointwise kernel whose own layout Inductor picks. Forcing the
-    ResBlock's input fixes the layout of that kernel's output. Not yet timed on a GPU (checked on the CPU: same output)."""
-    from diffusers.models.resnet import ResnetBlock2D
-    from torch._inductor import inductor_prims
-    def hook(mod, args, kwargs):
-        x = args[0] if args else kwargs["input_tensor"]
-        if not (x.is_cuda and torch.compiler.is_compiling()): return None
-        b, c, h, w = x.shape
-        x = inductor_prims.force_stride_order(x, (c * h * w, 1, w * c, c))
-        return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input_tensor": x})
-    layers = [m for m in model.modules() if isinstance(m, ResnetBlock2D)]
-    for m in layers: m.register_forward_pre_hook(hook, with_kwargs=True)
-    return len(layers)
-
-
 def two_stage_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
     """`norm(x)` for `x` (B, C, ...) whose memory is channels-last (channels innermost), with the statistics in two
     reductions that follow that layout: over each pixel's channels of a group (contiguous), then over the pixels;
@@ -317,75 +293,6 @@ def temporal_norms_two_stage(model) -> int:
     return len(norms)
 
 
-def channel_sums_group_norm(norm: torch.nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
-    """`norm(x)` for `x` (B, C, ...) with the statistics as per-channel sums over the pixels (and frames), then combined
-    over each group's channels. Why: Inductor reduces a GroupNorm's group in one go, and on channels-last data each
-    row of that reduction reads C/G channels out of every C (kernel `..._group_norm_..._33` of the first level reads
-    10 of 320 channels per pixel, at 630 GB/s in kernels_h100_bytes.md; `two_stage_group_norm` sums over those 10
-    channels first). A sum per channel over the pixels reads whole pixel rows when the
-    data is channels-last and whole planes when it is channels-first: coalesced either way. The sums are of `x` less
-    each channel's first value, in fp32, so a channel whose mean is large against its spread keeps its variance; the
-    groups' variance is the channels' variances plus the spread of their means (equal counts)."""
-    b, c, g, rest = x.shape[0], x.shape[1], norm.num_groups, x.shape[2:]
-    dims, ones = tuple(range(2, x.ndim)), (1,) * len(rest)
-    xf = x.float()
-    shift = xf.reshape(b, c, -1)[:, :, 0].view(b, c, *ones)           # (B, C, 1, ...)
-    d = xf - shift
-    n = x[0, 0].numel()
-    m1, m2 = d.sum(dims) / n, (d * d).sum(dims) / n                   # (B, C): one reduction per channel
-    mean_c = (shift.view(b, c) + m1).view(b, g, -1)                   # (B, G, C/G)
-    var_c = (m2 - m1 * m1).clamp_min(0).view(b, g, -1)
-    mean = mean_c.mean(-1, keepdim=True)
-    var = (var_c + (mean_c - mean) ** 2).mean(-1, keepdim=True)       # (B, G, 1)
-    scale = (torch.rsqrt(var + norm.eps) * norm.weight.view(g, -1)).reshape(b, c)
-    bias = norm.bias - (mean * scale.view(b, g, -1)).reshape(b, c)
-    return (xf * scale.view(b, c, *ones) + bias.view(b, c, *ones)).to(x.dtype)
-
-
-def group_norms_channel_sums(model) -> int:
-    """Compiled on a GPU, compute every GroupNorm of `model` (base, adapters, temporal layers) with
-    `channel_sums_group_norm`; returns how many norms."""
-    import types
-    def forward(self, x):
-        if not (x.is_cuda and torch.compiler.is_compiling()): return torch.nn.GroupNorm.forward(self, x)
-        return channel_sums_group_norm(self, x)
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm) and m.affine]
-    for n in norms: n.forward = types.MethodType(forward, n)
-    return len(norms)
-
-
-def flex_main_kernel(model) -> int:
-    """Run the temporal self-attentions of `model` through FlexAttention's main Triton kernel
-    (`FORCE_USE_FLEX_ATTENTION`) instead of the decoding kernel Inductor picks for queries shorter than 128; returns how
-    many attentions. Why: for 16 frames the decoding kernel writes fp32 partial outputs in (batch, heads, frames,
-    head_dim) order, then one kernel combines them and another copies them into the token order the output projection
-    reads (0.70 and 0.51 ms a step at paper size, kernels `..._flex_attention_..._39` and `_40` in the profile of
-    copies_h100.md); the main kernel writes its output in the query's layout."""
-    from moviefactory.temporal import FrameAttnProcessor
-    attns = [m for m in model.modules() if isinstance(getattr(m, "processor", None), FrameAttnProcessor)]
-    for a in attns: a.set_processor(FrameAttnProcessor({"FORCE_USE_FLEX_ATTENTION": True}))
-    return len(attns)
-
-
-def text_tokens_in(model) -> int:
-    """Hand each temporal cross-attention its tokens `(clips*H*W, frames, C)` as they are, the text `(clips, L, D)`
-    beside them: diffusers' SDPA processor takes the batch size from the text, so only the query projection's output
-    is regrouped by clip. `ClipTextAttnProcessor` regroups the tokens first, and Inductor copies the LayerNorm output
-    for it (an identity copy: kernels `..._layer_norm_slice_t_view_42`, `_92`, `_142`, 0.47 ms a step in the profile
-    of copies_h100.md). The same numbers (0.0 difference on the CPU). Returns how many processors changed."""
-    from moviefactory.temporal import ClipTextAttnProcessor
-    class TokensIn(ClipTextAttnProcessor):
-        def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None):
-            n, f, c = hidden_states.shape
-            if (encoder_hidden_states is None or encoder_hidden_states.shape[0] == n or attn.residual_connection
-                    or attn.group_norm is not None or attn.spatial_norm is not None):
-                return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
-            return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask).reshape(n, f, -1)
-    attns = [m for m in model.modules() if isinstance(getattr(m, "processor", None), ClipTextAttnProcessor)]
-    for a in attns: a.set_processor(TokensIn())
-    return len(attns)
-
-
 def conv_weights_channels_last(model) -> int:
     """Store every 2-D convolution's weights of `model` channels-last; returns how many. Compiled on a GPU, Inductor runs
     the convolutions channels-last and otherwise converts their weights on every step (1.10 ms a paper-size step in
@@ -398,18 +305,10 @@ def conv_weights_channels_last(model) -> int:
 # The MovieUNet changes that bench_unet.py and profile_kernels.py both take: flag, what it does (help), the function that
 # makes it (on the model), and how a result's header names it.
 MODEL_FIXES = [
-    ("--cl-resblock-inputs", "every ResnetBlock2D gets its input in channels_last, forced with Inductor's force_stride_order "
-     "(the earlier .contiguous version left Inductor's layout as it was: 0.9986x in bench/results/unet_h100_ab_layout_ms.md; "
-     "this one untimed)", resblock_inputs_channels_last, "MovieUNet ResBlock inputs channels_last"),
     ("--two-stage-gn", "the temporal layers' GroupNorm statistics in two layout-following reductions (attentions only, timed: "
-     "no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; now the Video LDM ResBlocks' too, untimed)",
-     temporal_norms_two_stage, "temporal GroupNorm statistics in two stages"),
-    ("--channel-sum-gn", "every GroupNorm's statistics as per-channel sums, then per group (channel_sums_group_norm: "
-     "coalesced on channels-last data; untimed)", group_norms_channel_sums, "GroupNorm statistics as per-channel sums"),
-    ("--text-tokens-in", "the temporal cross-attentions take their tokens as they are, only the query projection regrouped "
-     "by clip (text_tokens_in; untimed)", text_tokens_in, "temporal cross-attention tokens in as they are"),
-    ("--flex-main", "the temporal self-attentions through FlexAttention's main kernel, not its decoding kernel "
-     "(flex_main_kernel; untimed)", flex_main_kernel, "FlexAttention main kernel"),
+     "no change, 0.9986x in bench/results/unet_h100_ab_layout_ms.md; with the Video LDM ResBlocks' too, untimed). Since "
+     "2026-12-07 the package's GroupNorms take per-channel sums on a GPU (ChannelSumGroupNorm); this replaces them on those "
+     "norms", temporal_norms_two_stage, "temporal GroupNorm statistics in two stages"),
 ]
 
 

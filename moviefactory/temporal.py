@@ -116,16 +116,20 @@ class ClipTextAttnProcessor:
             return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask)
         b = encoder_hidden_states.shape[0]
         if n % b: raise MovieFactoryError(f"{n} temporal sequences do not split over {b} texts: give one text per clip")
-        out = self.sdpa(attn, hidden_states.reshape(b, n // b * f, c), encoder_hidden_states, attention_mask)
+        if attn.residual_connection or attn.group_norm is not None or attn.spatial_norm is not None:
+            hidden_states = hidden_states.reshape(b, n // b * f, c)    # these need the tokens grouped by clip themselves
+        out = self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask)   # the batch size comes from the text
         return out.reshape(n, f, out.shape[-1])
 
 # %% ../nbs/05_temporal.ipynb #556b258d
 def flex_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel_options: dict | None = None) -> torch.Tensor:
-    """Attention of `q, k, v` `(batch, heads, frames, head_dim)` with FlexAttention, its tiles sized to the frames (16 at
-    least); `kernel_options` go to FlexAttention as well."""
+    """Attention of `q, k, v` `(batch, heads, frames, head_dim)` with FlexAttention; on a GPU its main kernel, its tiles
+    sized to the frames (16 at least); `kernel_options` go to FlexAttention as well."""
     from torch.nn.attention.flex_attention import flex_attention
     blk = max(16, 1 << (q.shape[-2] - 1).bit_length())
-    opts = ({"BLOCK_M": blk, "BLOCK_N": blk} if q.is_cuda and blk <= 64 else {}) | (kernel_options or {})
+    opts = {}
+    if q.is_cuda: opts = {"FORCE_USE_FLEX_ATTENTION": True} | ({"BLOCK_M": blk, "BLOCK_N": blk} if blk <= 64 else {})
+    opts |= kernel_options or {}
     return flex_attention(q, k, v, kernel_options=opts or None)
 
 class FrameAttnProcessor(AttnProcessor2_0):

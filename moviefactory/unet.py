@@ -15,18 +15,19 @@ from torch.utils._pytree import tree_map_only
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
+from diffusers.models.resnet import ResnetBlock2D
 from diffusers.utils import BaseOutput
 from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .core import MovieFactoryError, atomic_path, check_deep_cache, content_hash
-from .domain_norm import DomainNorm
+from .domain_norm import DomainNorm, use_channel_sum_group_norms
 from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
 from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
 
 # %% auto #0
-__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'MovieUNet', 'extras_info']
+__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'compiled_gpu_paths', 'MovieUNet', 'extras_info']
 
 # %% ../nbs/06_unet.ipynb #790d795b
 STAGES = {"spatial": ("spatial.",), "temporal": ("temporal.",), "movie": ("spatial.",), "frozen": ()}
@@ -48,6 +49,24 @@ def _plain_config(unet: UNet2DConditionModel) -> dict:
 
 def _torch_checkpoint(fn, *args):
     return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
+
+# %% ../nbs/06_unet.ipynb #0461fab5
+def _resblock_input_channels_last(module, args, kwargs):
+    "`ResnetBlock2D` pre-hook: compiled for a GPU, the block's input is laid out channels-last."
+    x = args[0] if args else kwargs["input_tensor"]
+    if not (x.is_cuda and x.ndim == 4 and torch.compiler.is_compiling()): return None
+    from torch._inductor import inductor_prims
+    b, c, h, w = x.shape
+    x = inductor_prims.force_stride_order(x, (c * h * w, 1, w * c, c))
+    return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input_tensor": x})
+
+def compiled_gpu_paths(model: nn.Module) -> dict[str, int]:
+    "Give the layers of `model` that lack them the paths a step compiled for a GPU takes; returns how many of each were added."
+    blocks = [m for m in model.modules() if isinstance(m, ResnetBlock2D) and not getattr(m, "_mf_channels_last_input", False)]
+    for m in blocks:
+        m.register_forward_pre_hook(_resblock_input_channels_last, with_kwargs=True)
+        m._mf_channels_last_input = True
+    return {"group_norms": use_channel_sum_group_norms(model), "resblock_inputs": len(blocks)}
 
 # %% ../nbs/06_unet.ipynb #48ecb615
 class MovieUNet(ModelMixin, ConfigMixin):
@@ -84,6 +103,7 @@ class MovieUNet(ModelMixin, ConfigMixin):
             blk.register_forward_pre_hook(functools.partial(self._adapter_hook, f"up_blocks_{i}"), with_kwargs=True)
         for path, m in pretrained_spatial_layers(unet):
             m.register_forward_hook(functools.partial(self._temporal_hook, path.replace(".", "_")))
+        compiled_gpu_paths(self)
         self.requires_grad_(False)                       # the base never trains; set_stage picks what does
         self.stage = "frozen"
 
@@ -297,6 +317,7 @@ def set_temporal_text(self: MovieUNet, on: bool = True, keep: bool = True) -> Mo
                if k in target and target[k].shape == v.shape and ".attn2." not in k and ".norm2." not in k}
         new.load_state_dict(fit, strict=False)
     self.temporal = nn.ModuleDict({k: new[k] if k in new else m for k, m in self.temporal.items()})   # ResBlocks stay
+    compiled_gpu_paths(self.temporal)
     self.register_to_config(temporal_text=on)
     return self.set_stage(self.stage)
 
@@ -306,6 +327,7 @@ def set_temporal_resblock(self: MovieUNet, kind: str) -> MovieUNet:
     if kind == self.config.temporal_resblock: return self
     p = next(self.temporal.parameters())
     for k, m in temporal_layers(self.unet, resblock=kind, only="resnets").items(): self.temporal[k] = m.to(p.device, p.dtype)
+    compiled_gpu_paths(self.temporal)
     self.register_to_config(temporal_resblock=kind)
     return self.set_stage(self.stage)
 
