@@ -26,6 +26,7 @@ for _p in (ROOT, ROOT / "bench"):                 # the package, and the other b
 import numpy as np
 import torch
 from moviefactory import core
+from moviefactory.unet import conv_weights_channels_last
 
 
 def args_(argv=None):
@@ -38,6 +39,9 @@ def args_(argv=None):
     p.add_argument("--width", type=int, default=768); p.add_argument("--batch", type=int, default=5)
     p.add_argument("--upscaler", default=None); p.add_argument("--no-upscale", action="store_true")
     p.add_argument("--tiny", action="store_true"); p.add_argument("--out", default=None)
+    p.add_argument("--channels-last", action="store_true",
+                   help="compiled configs (ours and ModelScope's) store their U-Net's weights channels-last before torch.compile, "
+                        "as the U-Net chapter's timed step does")
     p.add_argument("--budget-s", type=float, default=480, help="skip configs that would start after this many seconds")
     return p.parse_args(argv)
 
@@ -142,6 +146,7 @@ def main(argv=None):
             pipe, D = models[base]
             base_kind, _, dc = kind.partition("+dc"); dc = int(dc or 1)
             compiled = base_kind.endswith("compiled")
+            if compiled and a.channels_last: conv_weights_channels_last(pipe.unet)
             if compiled: pipe.unet = torch.compile(pipe.unet)
             gen = torch.Generator().manual_seed(0)
             states = torch.randn(a.scenes, 77, D, generator=gen).to(dev, dtype)
@@ -155,6 +160,9 @@ def main(argv=None):
             row.update(run_job(base_kind, pipe, a, states, unc, dev, upscaler, dc))
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
             if compiled: pipe.unet = pipe.unet._orig_mod
+            if compiled and a.channels_last:
+                for m in pipe.unet.modules():
+                    if isinstance(m, torch.nn.Conv2d): m.to(memory_format=torch.contiguous_format)
         except Exception as e:
             traceback.print_exc(); row["note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
         rows.append(row); print(row, flush=True)
@@ -165,6 +173,7 @@ def main(argv=None):
              f"{a.scenes} scenes x {a.frames} frames at {a.width}x{a.height}, {a.steps} DDIM steps, CFG 7.5, VAE decode"
              + ("" if a.no_upscale else ", Real-ESRGAN x4") + f"; {str(dtype).replace('torch.', '')}, SDPA; torch {torch.__version__}; "
              f"random weights (SD2-base / ModelScope configs). Scene batch {a.batch} where batched. "
+             + ("Compiled U-Nets with channels-last weights. " if a.channels_last else "") +
              f"Measured bf16 matmul ceiling {ceiling:.0f} TFLOP/s.", "",
              "| config | video s | upscale s | total s | vs ModelScope eager | vs ModelScope compiled | peak GiB | warm-up s | note |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -293,15 +293,6 @@ def temporal_norms_two_stage(model) -> int:
     return len(norms)
 
 
-def conv_weights_channels_last(model) -> int:
-    """Store every 2-D convolution's weights of `model` channels-last; returns how many. Compiled on a GPU, Inductor runs
-    the convolutions channels-last and otherwise converts their weights on every step (1.10 ms a paper-size step in
-    copies_h100.md)."""
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    for m in convs: m.to(memory_format=torch.channels_last)
-    return len(convs)
-
-
 # The MovieUNet changes that bench_unet.py and profile_kernels.py both take: flag, what it does (help), the function that
 # makes it (on the model), and how a result's header names it.
 MODEL_FIXES = [
@@ -376,7 +367,9 @@ def build(name, a, dev, dtype):
             texti = text.repeat_interleave(F, 0)                               # as AnimateDiffPipeline passes it
             call = lambda m: m(x, t, texti).sample
     model = model.to(dev, dtype).eval().requires_grad_(False)
-    if a.channels_last: conv_weights_channels_last(model)
+    if a.channels_last:
+        from moviefactory.unet import conv_weights_channels_last
+        conv_weights_channels_last(model)
     return model, call
 
 

@@ -88,7 +88,7 @@ def main(argv=None):
     else: model, cfg = build(a.tiny, dev, dtype)
     apply_model_fixes(model, a)
     if a.channels_last:
-        from bench_unet import conv_weights_channels_last
+        from moviefactory.unet import conv_weights_channels_last
         conv_weights_channels_last(model)
     if a.matmul:
         from bench_unet import frame_convs_as_matmul

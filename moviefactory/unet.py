@@ -27,7 +27,8 @@ from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
 from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
 
 # %% auto #0
-__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'compiled_gpu_paths', 'MovieUNet', 'extras_info']
+__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'compiled_gpu_paths', 'conv_weights_channels_last',
+           'MovieUNet', 'extras_info']
 
 # %% ../nbs/06_unet.ipynb #790d795b
 STAGES = {"spatial": ("spatial.",), "temporal": ("temporal.",), "movie": ("spatial.",), "frozen": ()}
@@ -67,6 +68,13 @@ def compiled_gpu_paths(model: nn.Module) -> dict[str, int]:
         m.register_forward_pre_hook(_resblock_input_channels_last, with_kwargs=True)
         m._mf_channels_last_input = True
     return {"group_norms": use_channel_sum_group_norms(model), "resblock_inputs": len(blocks)}
+
+def conv_weights_channels_last(model: nn.Module) -> int:
+    """Store every 2-D convolution's weights of `model` channels-last, the layout `torch.compile` runs them in on a GPU;
+    returns how many. (`model.to(memory_format=torch.channels_last)` stops at the temporal layers' 5-D weights.)"""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    for m in convs: m.to(memory_format=torch.channels_last)
+    return len(convs)
 
 # %% ../nbs/06_unet.ipynb #48ecb615
 class MovieUNet(ModelMixin, ConfigMixin):
