@@ -160,9 +160,7 @@ def main(argv=None):
             row.update(run_job(base_kind, pipe, a, states, unc, dev, upscaler, dc))
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
             if compiled: pipe.unet = pipe.unet._orig_mod
-            if compiled and a.channels_last:
-                for m in pipe.unet.modules():
-                    if isinstance(m, torch.nn.Conv2d): m.to(memory_format=torch.contiguous_format)
+            if compiled and a.channels_last: conv_weights_channels_last(pipe.unet, channels_last=False)
         except Exception as e:
             traceback.print_exc(); row["note"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
         rows.append(row); print(row, flush=True)

@@ -69,11 +69,12 @@ def compiled_gpu_paths(model: nn.Module) -> dict[str, int]:
         m._mf_channels_last_input = True
     return {"group_norms": use_channel_sum_group_norms(model), "resblock_inputs": len(blocks)}
 
-def conv_weights_channels_last(model: nn.Module) -> int:
-    """Store every 2-D convolution's weights of `model` channels-last, the layout `torch.compile` runs them in on a GPU;
-    returns how many. (`model.to(memory_format=torch.channels_last)` stops at the temporal layers' 5-D weights.)"""
+def conv_weights_channels_last(model: nn.Module, channels_last: bool = True) -> int:
+    """Store every 2-D convolution's weights of `model` channels-last, the layout `torch.compile` runs them in on a GPU
+    (`channels_last=False`: back in the default layout); returns how many. (`model.to(memory_format=torch.channels_last)`
+    stops at the temporal layers' 5-D weights.)"""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    for m in convs: m.to(memory_format=torch.channels_last)
+    for m in convs: m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     return len(convs)
 
 # %% ../nbs/06_unet.ipynb #48ecb615
