@@ -172,6 +172,11 @@ def check_close(outs, ref, rtol, label):
         assert err < rtol * max(1.0, ref.abs().max().item()), (name, err)
 
 
+def fresh_peak(dev):
+    "Free what can be freed and count the peak memory anew (on a GPU)."
+    if dev.type == "cuda": gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
+
+
 def cuda_graph(fn):
     "`fn` (a step) captured once in a CUDA graph (as torch.compile's reduce-overhead mode does); returns its replay."
     side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
@@ -398,7 +403,7 @@ def run_model(name, a, dev, dtype, t_start, rows):
                 if runner is None:                              # the compiled step was skipped or failed: nothing to replay
                     row["note"] = "skipped: no compiled step"; rows.append(row); continue
                 # a replay allocates nothing, so the peak is taken over the capture, where the graph's pool is filled
-                if dev.type == "cuda": gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
+                fresh_peak(dev)
                 with torch.no_grad(): replay = cuda_graph(lambda: step(runner))
             elif mode == "compiled":
                 if flops is None:
@@ -414,8 +419,7 @@ def run_model(name, a, dev, dtype, t_start, rows):
                 runner = model
                 with torch.no_grad():
                     if flops is None: flops = count_flops(lambda: step(model))
-            if dev.type == "cuda" and mode != "compiled+graph":
-                gc.collect(); torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
+            if mode != "compiled+graph": fresh_peak(dev)
             with torch.no_grad():
                 row["ms"] = time_steps(replay if mode == "compiled+graph" else lambda: step(runner), dev, a.warmup, a.repeats)
             if dev.type == "cuda": row["peak_gib"] = torch.cuda.max_memory_allocated(dev) / 2 ** 30
