@@ -14,8 +14,9 @@ import numpy as np
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'SAMPLERS', 'MovieFactoryError', 'Scene', 'Script', 'Movie',
            'check_sampler', 'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything',
-           'get_device', 'get_dtype', 'writable_folder', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
-           'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler', 'get_logger', 'progress']
+           'get_device', 'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder',
+           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
+           'BarSafeHandler', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -198,6 +199,38 @@ def get_dtype(dtype: str = "auto", device=None):
     if isinstance(dtype, torch.dtype): return dtype
     _check(dtype in _DTYPES, f"unknown dtype {dtype!r}: use auto, float32, bfloat16 or float16")
     return getattr(torch, _DTYPES[dtype])
+
+# %% ../nbs/00_core.ipynb #aa18aa5d
+_ONEDNN_BF16_ISAS = ("AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_AMX", "AVX10_1_512_AMX", "AVX512_CORE_AMX_FP16",
+                     "AVX10_2_512", "AVX10_2_512_AMX_2", "ALL", "DEFAULT")
+
+def cpu_bf16_native() -> bool:
+    "Whether this CPU runs bfloat16 natively (AVX512-BF16 or AMX) and torch's dispatch and oneDNN are allowed to use it."
+    import torch
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX512", "AMX"): return False   # honours ATEN_CPU_CAPABILITY
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").strip().upper()
+    if isa not in _ONEDNN_BF16_ISAS: return False
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+def compute_dtype(dtype: str = "auto", device=None):
+    "The precision of a run's heavy maths: `'auto'` is bfloat16 where `device` runs it natively, float32 elsewhere."
+    import torch
+    dev = get_device("auto") if device is None else torch.device(device)
+    if dtype in (None, "auto"):
+        if dev.type == "cuda": return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if dev.type == "cpu" and cpu_bf16_native() else torch.float32
+    dt = get_dtype(dtype, dev)
+    _check(dt in (torch.float32, torch.bfloat16) or dev.type == "cuda",
+           f"dtype {dtype!r} is for GPUs: use auto, float32 or bfloat16 on the {dev.type.upper()}")
+    return dt
+
+def precision_note(dtype, device) -> str:
+    "One line for logs: the precision a run uses and why, e.g. 'float32 (CPU AVX2, no native bfloat16)'."
+    import torch
+    dev, name = torch.device(device), str(dtype).removeprefix("torch.")
+    if dev.type != "cpu": return f"{name} ({dev.type})"
+    cap = torch.backends.cpu.get_cpu_capability()
+    return f"{name} (CPU {cap}, {'native' if cpu_bf16_native() else 'no native'} bfloat16)"
 
 # %% ../nbs/00_core.ipynb #3194d444
 def writable_folder(path) -> Path:

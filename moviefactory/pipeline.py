@@ -14,7 +14,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from diffusers.video_processor import VideoProcessor
 from dataclasses import dataclass
-from .core import (MovieFactoryError, SAMPLERS, check_guidance_cutoff, check_sampler, get_device, get_dtype,
+from .core import (MovieFactoryError, SAMPLERS, compute_dtype, check_guidance_cutoff, check_sampler, get_device, get_dtype,
                                get_logger)
 from .unet import MovieUNet
 
@@ -110,7 +110,8 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
     `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
     `guidance_scale`: classifier-free guidance, 1 = off; None = the model's default (`pipe.config.guidance_scale`).
     `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
-    `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off)."""
+    `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off).
+    `autocast`: the U-Net's steps in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
     if prompt_embeds is not None:                # states given: the prompts only count the clips
         prompt = prompt if prompt is not None else ["(embedding)"] * prompt_embeds.shape[0]
         if len([prompt] if isinstance(prompt, str) else prompt) != prompt_embeds.shape[0]:
@@ -130,7 +131,7 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
     use_cfg = guidance_scale > 1
     check_guidance_cutoff(guidance_cutoff)
     cfg_steps = math.ceil(guidance_cutoff * num_inference_steps) if use_cfg else 0
-    autocast = (dev.type == "cuda" and torch.cuda.is_bf16_supported() or dev.type == "cpu") if autocast is None else autocast
+    autocast = compute_dtype("auto", dev) == torch.bfloat16 if autocast is None else autocast
     shape = (1, self.unet.config.unet_config["in_channels"], num_frames, height // s, width // s)
     if latents is not None and tuple(latents.shape) != (n,) + shape[1:]:
         raise MovieFactoryError(f"latents have shape {tuple(latents.shape)}: expected {(n,) + shape[1:]}")

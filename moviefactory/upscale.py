@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from .core import MovieFactoryError, get_device, get_dtype, get_logger, progress
+from .core import MovieFactoryError, get_device, get_dtype, compute_dtype, get_logger, progress
 
 _log = get_logger("moviefactory.upscale")
 
@@ -245,8 +245,8 @@ def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 
         out = _lanczos(x, int(scale))
         return out if frames.ndim == 4 else out[0]
     if not isinstance(model, nn.Module):
-        dev = get_device(device or "auto")            # bfloat16 by default, on the CPU too (2.2x faster than float32 there)
-        model = load_realesrgan(model, device=dev, dtype=dtype or ("bfloat16" if dev.type == "cpu" else "auto"))
+        dev = get_device(device or "auto")            # bfloat16 where the device runs it natively, float32 elsewhere
+        model = load_realesrgan(model, device=dev, dtype=compute_dtype(dtype, dev))
     up = model.config.upscale
     if not 2 <= scale <= up:
         raise MovieFactoryError(f"Real-ESRGAN upscales by 2 to {up}, not {scale}: use method='lanczos' for other factors")
