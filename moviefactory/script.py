@@ -354,22 +354,26 @@ MAX_ANSWER_BYTES = 4_000_000
 
 class AnswerTooLarge(Exception): "A server sent more than the bytes we read."
 
+@lru_cache(maxsize=1)
+def _http():
+    "One HTTP client for the process (thread-safe; building one costs a TLS context)."
+    import httpx
+    return httpx.Client(follow_redirects=False)
+
 def post_json(url: str, body: dict, headers: dict, deadline: float, max_bytes: int = MAX_ANSWER_BYTES) -> tuple[int, dict, bytes]:
     """POST `body` as JSON and return (status, headers, body) before `deadline` (a `time.monotonic()` time), or raise
     `TimeoutError`. Per-read timeouts cannot promise this (one byte a second never trips them), so the exchange runs in
     a daemon thread: we stop waiting at the deadline, and it stops reading at its next chunk."""
-    import httpx
     box, stop = {}, threading.Event()
     def exchange():
         try:
-            with httpx.Client(timeout=max(deadline - time.monotonic(), 1e-3), follow_redirects=False) as client:
-                with client.stream("POST", url, json=body, headers=headers) as r:
-                    data = bytearray()
-                    for chunk in r.iter_bytes():
-                        if stop.is_set(): return
-                        data += chunk
-                        if len(data) > max_bytes: raise AnswerTooLarge(len(data))
-                    box["answer"] = (r.status_code, dict(r.headers), bytes(data))
+            with _http().stream("POST", url, json=body, headers=headers, timeout=max(deadline - time.monotonic(), 1e-3)) as r:
+                data = bytearray()
+                for chunk in r.iter_bytes():
+                    if stop.is_set(): return
+                    data += chunk
+                    if len(data) > max_bytes: raise AnswerTooLarge(len(data))
+                box["answer"] = (r.status_code, dict(r.headers), bytes(data))
         except Exception as e: box["error"] = e     # raised again in the caller's thread, below
     worker = threading.Thread(target=exchange, name="moviefactory-llm-request", daemon=True)
     worker.start()
