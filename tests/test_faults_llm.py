@@ -278,9 +278,10 @@ def script_dicts(draw):
     "A valid script with some fields replaced by arbitrary JSON values."
     d = {"idea": "a car", "mood": "calm", "backend": "manual",
          "scenes": [{"prompt": "a red car, 4K", "camera": "static", "sound": "engine", "duration": 2.0} for _ in range(draw(st.integers(1, 3)))]}
+    scenes = d["scenes"]
     for _ in range(draw(st.integers(0, 3))):
         key, value = draw(st.sampled_from(FIELDS)), draw(json_values)
-        target = draw(st.sampled_from(d["scenes"])) if key in ("prompt", "camera", "sound", "duration") and isinstance(d["scenes"], list) else d
+        target = draw(st.sampled_from(scenes)) if key in ("prompt", "camera", "sound", "duration") else d
         target[key] = value
     return d
 
