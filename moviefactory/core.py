@@ -12,11 +12,12 @@ from typing import Any, Iterable
 import numpy as np
 
 # %% auto #0
-__all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'SAMPLERS', 'MovieFactoryError', 'Scene', 'Script', 'Movie',
-           'check_sampler', 'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything',
-           'get_device', 'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder',
-           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
-           'BarSafeHandler', 'get_logger', 'progress']
+__all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE_CHARS', 'MAX_JSON_CHARS', 'MAX_JSON_DIGITS',
+           'SAMPLERS', 'MovieFactoryError', 'clean_text', 'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler',
+           'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything', 'get_device',
+           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'atomic_path',
+           'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler',
+           'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -26,11 +27,32 @@ class MovieFactoryError(ValueError):
 MOODS = ("calm", "energetic", "happy", "nostalgic", "tender")
 
 # %% ../nbs/00_core.ipynb #d26588ae
+import re
+
 MAX_PROMPT_CHARS = 500
 MAX_SCENES = 30
+MAX_IDEA_CHARS = 2000
+MAX_CUE_CHARS = 200       # a camera instruction or a sound cue
 
 def _check(cond, msg):
     if not cond: raise MovieFactoryError(msg)
+
+def _short(value, limit: int = 60) -> str:
+    "`repr(value)` cut to `limit` characters: safe to put in a one-line message whatever the value is."
+    r = repr(value) if not isinstance(value, (list, dict)) else f"a {type(value).__name__} of {len(value)} items"
+    return r if len(r) <= limit else r[:limit - 3] + "..."
+
+_SURROGATES = re.compile("[\ud800-\udfff]")     # bytes that were not UTF-8 (surrogate-escaped), or lone halves
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+                      r"|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]?")   # CSI, OSC (titles, links), DCS/APC, 2-byte and C1 forms
+_SPACES = re.compile("[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029 ]+")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")   # C0/C1, bidi overrides
+
+def clean_text(text: str) -> str:
+    """`text` safe to store, print and send: bytes that were not UTF-8 become U+FFFD, terminal escape sequences and
+    control characters (bidi overrides included) are removed, and runs of white space become one space."""
+    text = _ESCAPES.sub("", _SURROGATES.sub("\ufffd", text))
+    return _CONTROLS.sub("", _SPACES.sub(" ", text)).strip()
 
 @dataclass
 class Scene:
@@ -41,12 +63,20 @@ class Scene:
     duration: float = 2.0     # seconds on screen
 
     def __post_init__(self):
-        _check(isinstance(self.prompt, str) and self.prompt.strip(), "scene prompt is empty: give every scene a prompt")
+        if self.camera is None: self.camera = "static"
+        if self.sound is None: self.sound = ""
+        for name in ("prompt", "camera", "sound"):
+            value = getattr(self, name)
+            _check(isinstance(value, str), f"scene {name} must be text, not {type(value).__name__}")
+            setattr(self, name, clean_text(value))
+        _check(self.prompt, "scene prompt is empty: give every scene a prompt")
         _check(len(self.prompt) <= MAX_PROMPT_CHARS,
                f"scene prompt has {len(self.prompt)} characters: keep it under {MAX_PROMPT_CHARS}")
-        _check(isinstance(self.duration, (int, float)) and 0.25 <= self.duration <= 30,
-               f"scene duration {self.duration!r} is out of range: use 0.25 to 30 seconds")
-        self.prompt, self.camera, self.sound = self.prompt.strip(), str(self.camera).strip(), str(self.sound).strip()
+        for name in ("camera", "sound"):
+            _check(len(getattr(self, name)) <= MAX_CUE_CHARS, f"scene {name} has {len(getattr(self, name))} characters: keep it under {MAX_CUE_CHARS}")
+        _check(isinstance(self.duration, (int, float)) and not isinstance(self.duration, bool) and 0.25 <= self.duration <= 30,
+               f"scene duration {_short(self.duration)} is out of range: use 0.25 to 30 seconds")
+
 
 # %% ../nbs/00_core.ipynb #127ca642
 @dataclass
@@ -58,11 +88,16 @@ class Script:
     backend: str = "manual"   # which writer produced it: "openai", "local-llm", "template", "manual"
 
     def __post_init__(self):
-        _check(isinstance(self.idea, str) and self.idea.strip(), "idea is empty: pass a line of text describing the movie")
-        self.scenes = [sc if isinstance(sc, Scene) else Scene(**_known(Scene, sc)) for sc in self.scenes]
-        _check(1 <= len(self.scenes) <= MAX_SCENES,
-               f"script has {len(self.scenes)} scenes: use 1 to {MAX_SCENES}")
-        _check(self.mood in MOODS, f"mood {self.mood!r} is unknown: use one of {', '.join(MOODS)}")
+        _check(isinstance(self.idea, str), f"idea must be text, not {type(self.idea).__name__}")
+        self.idea = clean_text(self.idea)
+        _check(self.idea, "idea is empty: pass a line of text describing the movie")
+        _check(len(self.idea) <= MAX_IDEA_CHARS, f"idea has {len(self.idea)} characters: keep it under {MAX_IDEA_CHARS}")
+        _check(isinstance(self.scenes, (list, tuple)), f"scenes must be a list of scene objects, not {type(self.scenes).__name__}")
+        _check(1 <= len(self.scenes) <= MAX_SCENES, f"script has {len(self.scenes)} scenes: use 1 to {MAX_SCENES}")
+        self.scenes = [_scene(sc, i) for i, sc in enumerate(self.scenes, 1)]
+        _check(isinstance(self.mood, str) and self.mood in MOODS, f"mood {_short(self.mood)} is unknown: use one of {', '.join(MOODS)}")
+        _check(isinstance(self.backend, str), f"backend must be text, not {type(self.backend).__name__}")
+        self.backend = clean_text(self.backend)[:100] or "manual"
 
     @property
     def duration(self) -> float: return sum(sc.duration for sc in self.scenes)
@@ -75,16 +110,14 @@ class Script:
         _check(isinstance(d, dict), "script must be a JSON object with 'idea' and 'scenes'")
         missing = [k for k in ("idea", "scenes") if k not in d]
         _check(not missing, f"script is missing {', '.join(missing)}: a script needs 'idea' and 'scenes'")
-        _check(isinstance(d["scenes"], list), "script 'scenes' must be a list of scene objects")
-        for i, sc in enumerate(d["scenes"]):
-            _check(isinstance(sc, dict), f"scene {i+1} must be an object with at least a 'prompt'")
         return cls(**_known(cls, d))
 
     @classmethod
-    def from_json(cls, text: str) -> Script:
-        try: d = json.loads(text)
-        except json.JSONDecodeError as e: raise MovieFactoryError(f"script is not valid JSON ({e.msg} at line {e.lineno}): fix or regenerate it") from None
-        return cls.from_dict(d)
+    def from_json(cls, text: str | bytes) -> Script:
+        "A script from its JSON text (or UTF-8 bytes), checked; one `MovieFactoryError` for anything else."
+        d = parse_json(text, "script", "fix or regenerate it")
+        try: return cls.from_dict(d)
+        except MovieFactoryError as e: raise MovieFactoryError(f"script: {e}") from None
 
     def save(self, path) -> Path: return atomic_write_text(path, self.to_json())
 
@@ -92,12 +125,52 @@ class Script:
     def load(cls, path) -> Script:
         p = Path(path)
         _check(p.is_file(), f"script file {p} does not exist: write one with `moviefactory script` or check the path")
-        return cls.from_json(p.read_text(encoding="utf-8"))
+        try:
+            _check(p.stat().st_size <= MAX_JSON_CHARS, f"script file {p} has {p.stat().st_size} bytes: a script is a few kB, check the path")
+            data = p.read_bytes()
+        except OSError as e: raise MovieFactoryError(f"cannot read script file {p} ({e.strerror}): check its permissions") from None
+        return cls.from_json(data)
+
+def _scene(sc, i: int) -> Scene:
+    "Scene `i` of a script from a `Scene` or a dict, with the scene's number in any error."
+    if isinstance(sc, Scene): return sc
+    _check(isinstance(sc, dict) and "prompt" in sc, f"scene {i} must be an object with at least a 'prompt'")
+    try: return Scene(**_known(Scene, sc))
+    except MovieFactoryError as e: raise MovieFactoryError(f"scene {i}: {e}") from None
 
 def _known(cls, d: dict) -> dict:
     "Keep only the keys `cls` has as fields, so extra keys in a hand-edited file don't break loading."
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in d.items() if k in names}
+
+
+# %% ../nbs/00_core.ipynb #b2a9c3d1
+MAX_JSON_CHARS = 20_000_000
+MAX_JSON_DIGITS = 100
+
+def _json_int(s: str) -> int:
+    if len(s.lstrip("-")) > MAX_JSON_DIGITS: raise ValueError(f"a number of {len(s.lstrip('-'))} digits")
+    return int(s)
+
+def _json_constant(name: str): raise ValueError(f"{name} is not a JSON number")
+
+def parse_json(text, what: str = "the JSON", todo: str | None = None, start: int | None = None):
+    """The value in `text` (a str, or bytes read as UTF-8), or one `MovieFactoryError` "`what` <problem>: `todo`"
+    for bad UTF-8, bad syntax, nesting too deep for the stack, numbers of more than `MAX_JSON_DIGITS` digits,
+    NaN or Infinity, or more than `MAX_JSON_CHARS` characters. With `start`, the one value that begins at that
+    index of `text`; whatever follows it is ignored."""
+    def fail(problem): return MovieFactoryError(f"{what} {problem}" + (f": {todo}" if todo else ""))
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > MAX_JSON_CHARS: raise fail(f"has {len(text)} bytes, more than the {MAX_JSON_CHARS} read")
+        try: text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as e: raise fail(f"is not UTF-8 text (byte {e.start} is {bytes(text)[e.start:e.start + 1]!r})") from None
+    _check(isinstance(text, str), f"{what} must be text, not {type(text).__name__}")
+    if len(text) > MAX_JSON_CHARS: raise fail(f"has {len(text)} characters, more than the {MAX_JSON_CHARS} read")
+    dec = json.JSONDecoder(parse_int=_json_int, parse_constant=_json_constant)
+    try: return dec.decode(text) if start is None else dec.raw_decode(text, start)[0]
+    except json.JSONDecodeError as e: raise fail(f"is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    except RecursionError: raise fail("nests too deeply to read") from None
+    except ValueError as e: raise fail(f"is not plain JSON ({e})") from None
 
 # %% ../nbs/00_core.ipynb #1e76ffa4
 @dataclass
