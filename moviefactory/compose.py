@@ -25,8 +25,8 @@ def _reason(e: Exception) -> str:
 
 # %% auto #0
 __all__ = ['log', 'CLIP_SUFFIXES', 'save_clip', 'load_clip', 'Timeline', 'timeline', 'font', 'scene_text', 'burn_subtitle',
-           'title_card', 'duck_gain', 'limit', 'mix_audio', 'plot_soundtrack', 'mp4_boxes', 'probe', 'compose',
-           'write_srt', 'storyboard']
+           'title_card', 'duck_gain', 'limit', 'mix_audio', 'plot_soundtrack', 'mp4_boxes', 'probe',
+           'sweep_old_work_folders', 'compose', 'write_srt', 'storyboard']
 
 # %% ../nbs/12_compose.ipynb #b3d69216
 CLIP_SUFFIXES = (".mkv", ".npz", ".mp4")
@@ -389,6 +389,15 @@ def _ffmpeg_error(logfile: Path) -> str:
             return re.sub(r"^(\[[^\]]+\]\s*)+", "", line).strip()[:160]
     return ""
 
+def sweep_old_work_folders(max_age: float = 3600) -> int:
+    "Remove the `moviefactory-*` folders that killed runs of earlier versions left in the system temp folder (ffmpeg's log inside, untouched for `max_age` s)."
+    n = 0
+    for d in Path(tempfile.gettempdir()).glob("moviefactory-*"):
+        try: old = d.is_dir() and not d.is_symlink() and time.time() - d.stat().st_mtime > max_age and (d / "movie.mp4.log").exists()
+        except OSError: continue
+        if old: shutil.rmtree(d, ignore_errors=True); n += 1
+    return n
+
 @contextlib.contextmanager
 def _work_folder(tmp: Path):
     "A private folder for ffmpeg beside the movie's temporary and named like it, so a killed run's is swept by the next."
@@ -415,6 +424,7 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
     _check(out.suffix.lower() == ".mp4", f"output {out.name!r} must end in .mp4")
     _check(not out.is_dir(), f"output {out} is a folder: give a file name ending in .mp4")
     _check(isinstance(crf, int) and 0 <= crf <= 51, f"crf {crf!r} is out of range: use 0 (lossless) to 51 (worst); 18 looks transparent")
+    sweep_old_work_folders()
     with atomic_path(out) as tmp, _work_folder(tmp) as work:
         frames = _as_frames(clips)
         n = len(frames)
