@@ -207,6 +207,7 @@ import errno, re, shutil, time
 _STARTED = time.time()                      # temporaries of this pid older than this are a dead run's (pid reused)
 _TEMP = re.compile(r"^\..+\.mftmp-(\d+)-")
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_SWEPT: dict = {}                           # folder -> when this process last swept it
 
 def writable_folder(path) -> Path:
     "The folder `path` will be written in, created if missing; a one-line error if it cannot be made or written."
@@ -251,7 +252,7 @@ def atomic_path(path, suffix: str | None = None):
     "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it."
     path = Path(path)
     parent = writable_folder(path)
-    sweep_temps(parent)
+    if time.time() - _SWEPT.get(parent, 0) > 60: sweep_temps(parent); _SWEPT[parent] = time.time()   # (not per file: folders of 10k clips)
     try: fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.mftmp-{os.getpid()}-", dir=parent,
                                     suffix=suffix if suffix is not None else (path.suffix or ".tmp"))
     except OSError as e: raise _cannot_write(path, e) from None
