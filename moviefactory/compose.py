@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_compose.ipynb #dbed401d
 from __future__ import annotations
-import functools, math, os, re, shutil, tempfile, time
+import contextlib, functools, math, os, re, shutil, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -25,8 +25,8 @@ def _reason(e: Exception) -> str:
 
 # %% auto #0
 __all__ = ['log', 'CLIP_SUFFIXES', 'save_clip', 'load_clip', 'Timeline', 'timeline', 'font', 'scene_text', 'burn_subtitle',
-           'title_card', 'duck_gain', 'limit', 'mix_audio', 'plot_soundtrack', 'mp4_boxes', 'probe', 'compose',
-           'write_srt', 'storyboard']
+           'title_card', 'duck_gain', 'limit', 'mix_audio', 'plot_soundtrack', 'mp4_boxes', 'probe',
+           'sweep_old_work_folders', 'compose', 'write_srt', 'storyboard']
 
 # %% ../nbs/12_compose.ipynb #b3d69216
 CLIP_SUFFIXES = (".mkv", ".npz", ".mp4")
@@ -389,6 +389,23 @@ def _ffmpeg_error(logfile: Path) -> str:
             return re.sub(r"^(\[[^\]]+\]\s*)+", "", line).strip()[:160]
     return ""
 
+def sweep_old_work_folders(max_age: float = 3600) -> int:
+    "Remove the `moviefactory-*` folders that killed runs of earlier versions left in the system temp folder (ffmpeg's log inside, untouched for `max_age` s)."
+    n = 0
+    for d in Path(tempfile.gettempdir()).glob("moviefactory-*"):
+        try: old = d.is_dir() and not d.is_symlink() and time.time() - d.stat().st_mtime > max_age and (d / "movie.mp4.log").exists()
+        except OSError: continue
+        if old: shutil.rmtree(d, ignore_errors=True); n += 1
+    return n
+
+@contextlib.contextmanager
+def _work_folder(tmp: Path):
+    "A private folder for ffmpeg beside the movie's temporary and named like it, so a killed run's is swept by the next."
+    work = tmp.with_name(tmp.name + ".d")
+    work.mkdir()
+    try: yield work
+    finally: shutil.rmtree(work, ignore_errors=True)
+
 def _picture(frames: np.ndarray, fps: float):
     "A moviepy VideoClip showing `frames` at `fps` (frame index by rounding, so float times never skip a frame)."
     from moviepy import VideoClip
@@ -407,7 +424,8 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
     _check(out.suffix.lower() == ".mp4", f"output {out.name!r} must end in .mp4")
     _check(not out.is_dir(), f"output {out} is a folder: give a file name ending in .mp4")
     _check(isinstance(crf, int) and 0 <= crf <= 51, f"crf {crf!r} is out of range: use 0 (lossless) to 51 (worst); 18 looks transparent")
-    with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix="moviefactory-") as work:
+    sweep_old_work_folders()
+    with atomic_path(out) as tmp, _work_folder(tmp) as work:
         frames = _as_frames(clips)
         n = len(frames)
         if script is not None:
@@ -437,7 +455,6 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
         movie = movie.with_effects(fx)
         if audio:
             movie = movie.with_audio(AudioArrayClip(np.repeat(soundtrack[:, None], 2, axis=1), fps=SR))
-        work = Path(work)
         target = work / "movie.mp4"
         try:
             movie.write_videofile(str(target), fps=fps, codec="libx264", preset=preset, audio=audio, audio_codec="aac",
@@ -448,14 +465,14 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
         except Exception as e:
             err = _reason(e)
         why = _ffmpeg_error(work / "movie.mp4.log") or err
-        try: info = probe(target) if target.is_file() and target.stat().st_size else None
+        try: info = probe(target, count_frames=True) if target.is_file() and target.stat().st_size else None
         except MovieFactoryError: info = None
-        ok = (info is not None and info["video"] is not None and info["video"]["frames"] == tl.frames
+        ok = (info is not None and info["video"] is not None and info["video"]["frames"] == info["video"]["decoded"] == tl.frames
               and (info["audio"] is not None) == bool(audio))
         if not ok:
-            got = f"{info['video']['frames']} of {tl.frames} frames" if info and info["video"] else "no readable movie"
+            got = f"{info['video']['decoded']} of {tl.frames} frames" if info and info["video"] else "no readable movie"
             raise MovieFactoryError(f"ffmpeg could not encode {out.name} ({why or got}): check the encoder settings and free disk space")
-        shutil.move(str(target), str(tmp))
+        os.replace(target, tmp)
     if srt and texts: write_srt(out.with_suffix(".srt"), tl, texts)
     log.info(f"composed {out} ({n} scenes, {tl.duration:.1f}s, {W - W % 2}x{H - H % 2}) in {time.time() - t0:.1f}s")
     return out
@@ -470,9 +487,11 @@ def write_srt(path, tl: Timeline, texts: Sequence[str]) -> Path:
     return atomic_write_text(path, "\n".join(blocks))
 
 # %% ../nbs/12_compose.ipynb #166da7d8
-def storyboard(clips, prompts, path, frames_per_scene: int = 3, thumb_width: int = 256, title: str = "") -> Path:
-    "A contact sheet PNG of `frames_per_scene` key frames per clip with each scene's text under its row; `prompts`: strings or a Script."
+def storyboard(clips, prompts, path, frames_per_scene: int = 3, thumb_width: int = 256, title: str = "",
+               meta: dict | None = None) -> Path:
+    "A contact sheet PNG of `frames_per_scene` key frames per clip with each scene's text under its row; `prompts`: strings or a Script; `meta`: text chunks to store in the PNG."
     from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
     p = Path(path)
     _check(p.suffix.lower() == ".png", f"storyboard {p.name!r} must end in .png")
     _check(isinstance(frames_per_scene, int) and 1 <= frames_per_scene <= 16, f"frames_per_scene {frames_per_scene!r} must be 1 to 16")
@@ -504,5 +523,7 @@ def storyboard(clips, prompts, path, frames_per_scene: int = 3, thumb_width: int
         for line in lines:
             d.text((pad, ty), line, font=f_txt, fill=(30, 30, 40)); ty += 17
         y += h
-    with atomic_path(p) as tmp: img.save(tmp, format="PNG")
+    info = PngInfo()
+    for k, v in (meta or {}).items(): info.add_text(str(k), str(v))
+    with atomic_path(p) as tmp: img.save(tmp, format="PNG", pnginfo=info)
     return p

@@ -15,9 +15,9 @@ import numpy as np
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE_CHARS', 'MAX_JSON_CHARS', 'MAX_JSON_DIGITS',
            'SAMPLERS', 'MovieFactoryError', 'clean_text', 'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler',
            'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything', 'get_device',
-           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'atomic_path',
-           'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler',
-           'get_logger', 'progress']
+           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps',
+           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
+           'BarSafeHandler', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -175,19 +175,21 @@ def parse_json(text, what: str = "the JSON", todo: str | None = None, start: int
 # %% ../nbs/00_core.ipynb #1e76ffa4
 @dataclass
 class Movie:
-    "What a run produced: the movie file, its storyboard, the clips and seconds spent per stage."
+    "What a run produced: the movie file, its storyboard and script files, the clips and seconds spent per stage."
     path: Path
     script: Script
     storyboard: Path | None = None
     clips: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     duration: float | None = None           # seconds of the movie as cut (title card and crossfades included)
+    script_path: Path | None = None         # where the script as made was written
 
     def summary(self) -> str:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         secs = self.script.duration if self.duration is None else self.duration
+        beside = [f"{k} {v}" for k, v in (("storyboard", self.storyboard), ("script", self.script_path)) if v]
         return (f"{len(self.script.scenes)} scenes, {secs:.1f}s of movie -> {self.path}"
-                + (f" (storyboard {self.storyboard})" if self.storyboard else "") + (f"\n  time: {t}" if t else ""))
+                + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else ""))
 
 # %% ../nbs/00_core.ipynb #8a71647f
 SAMPLERS = ("ddim", "dpm", "euler")     # what `pipeline.sampler_from` can step a noise schedule with
@@ -306,6 +308,13 @@ def precision_note(dtype, device) -> str:
     return f"{name} (CPU {cap}, {'native' if cpu_bf16_native() else 'no native'} bfloat16)"
 
 # %% ../nbs/00_core.ipynb #3194d444
+import errno, re, shutil, time
+
+_STARTED = time.time()                      # temporaries of this pid older than this are a dead run's (pid reused)
+_TEMP = re.compile(r"^\..+\.mftmp-(\d+)-")
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_SWEPT: dict = {}                           # folder -> when this process last swept it
+
 def writable_folder(path) -> Path:
     "The folder `path` will be written in, created if missing; a one-line error if it cannot be made or written."
     path = Path(path)
@@ -315,12 +324,44 @@ def writable_folder(path) -> Path:
     _check(os.access(parent, os.W_OK), f"folder {parent} is not writable: choose another output path")
     return parent
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid(): return True
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    try:                                    # killed but not yet reaped by its parent: a zombie is dead too
+        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError): return True
+
+def sweep_temps(folder) -> int:
+    "Delete the temporaries (files or folders) that runs killed midway left in `folder`; returns how many."
+    n = 0
+    try: entries = list(os.scandir(folder))
+    except OSError: return 0
+    for e in entries:
+        m = _TEMP.match(e.name)
+        if not m: continue
+        pid = int(m.group(1))
+        try: stale = not _alive(pid) or (pid == os.getpid() and e.stat(follow_symlinks=False).st_mtime < _STARTED - 2)
+        except OSError: continue
+        if stale:
+            if e.is_dir(follow_symlinks=False): shutil.rmtree(e.path, ignore_errors=True)
+            else: Path(e.path).unlink(missing_ok=True)
+            n += 1
+    return n
+
+def _cannot_write(path, e: OSError) -> MovieFactoryError:
+    return MovieFactoryError(f"cannot write {path} ({e.strerror or e}): free some disk space or choose another output path")
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     "Yield a temporary path beside `path`; on success rename it to `path`, on error delete it."
     path = Path(path)
     parent = writable_folder(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else (path.suffix or ".tmp"), dir=parent)
+    if time.time() - _SWEPT.get(parent, 0) > 60: sweep_temps(parent); _SWEPT[parent] = time.time()   # (not per file: folders of 10k clips)
+    try: fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.mftmp-{os.getpid()}-", dir=parent,
+                                    suffix=suffix if suffix is not None else (path.suffix or ".tmp"))
+    except OSError as e: raise _cannot_write(path, e) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -328,8 +369,12 @@ def atomic_path(path, suffix: str | None = None):
         umask = os.umask(0); os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)          # mkstemp makes 0600; a finished file gets the usual mode
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in _FULL: raise _cannot_write(path, e) from None
+        raise
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.is_dir() and not tmp.is_symlink(): shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists() or tmp.is_symlink(): tmp.unlink()
 
 def atomic_write_text(path, text: str) -> Path:
     "Write `text` to `path` atomically."
@@ -360,19 +405,44 @@ def content_hash(*parts, n: int = 16, **named) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #9649305b
+def _sha256(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""): h.update(b)
+    return h.hexdigest()
+
 class Cache:
-    "A folder of finished work, one file per content-hash key, written atomically."
+    "A folder of finished work, one file per content-hash key, written atomically; each entry's size and checksum are recorded and checked when it is read."
     def __init__(self, root=None, namespace: str = "scenes"):
         self.root = Path(root or get_config().cache_dir) / namespace
     def path(self, key: str, suffix: str = "") -> Path: return self.root / f"{key}{suffix}"
-    def has(self, key: str, suffix: str = "") -> bool: return self.path(key, suffix).is_file()
+    def record(self, key: str, suffix: str = "") -> Path: return self.root / f"{key}{suffix}.check.json"
+    def info(self, key: str, suffix: str = "") -> dict | None:
+        "What was recorded when the entry was written (size, sha256, the writer's facts), if the entry is whole; a damaged one is deleted."
+        p, r = self.path(key, suffix), self.record(key, suffix)
+        if not p.is_file(): return None
+        try:
+            rec = json.loads(r.read_text())
+            why = ("its size is not the one recorded" if rec["size"] != p.stat().st_size else
+                   "its checksum is not the one recorded" if rec["sha256"] != _sha256(p) else None)
+        except (OSError, ValueError, KeyError, TypeError): rec, why = None, "no readable record of it"
+        if why is None: return rec
+        logging.getLogger("moviefactory.core").warning("cache entry %s is damaged (%s): it is made again", p, why)
+        self.discard(key, suffix)
+        return None
+    def has(self, key: str, suffix: str = "") -> bool: return self.info(key, suffix) is not None
     @contextlib.contextmanager
-    def put(self, key: str, suffix: str = ""):
-        "Yield a temporary path to write; it becomes the cache entry only if the block finishes."
-        with atomic_path(self.path(key, suffix)) as tmp: yield tmp
+    def put(self, key: str, suffix: str = "", **facts):
+        "Yield a temporary path to write; it becomes the cache entry, with its size, checksum and `facts` recorded, only if the block finishes."
+        with atomic_path(self.path(key, suffix)) as tmp:
+            yield tmp
+            rec = {"size": tmp.stat().st_size, "sha256": _sha256(tmp), **facts}
+        atomic_write_text(self.record(key, suffix), json.dumps(rec))
+    def discard(self, key: str, suffix: str = ""):
+        "Delete one entry and its record."
+        for p in (self.path(key, suffix), self.record(key, suffix)): p.unlink(missing_ok=True)
     def clear(self):
         "Delete every entry of this namespace."
-        import shutil
         shutil.rmtree(self.root, ignore_errors=True)
     def __repr__(self): return f"Cache({str(self.root)!r})"
 

@@ -15,7 +15,8 @@ from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_co
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'weights_id', 'check_output', 'video_model_id', 'load_video_model', 'make_movie', 'MovieApp']
+__all__ = ['log', 'weights_id', 'check_output', 'beside', 'video_model_id', 'load_video_model', 'script_stage', 'Stopped',
+           'make_movie', 'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -43,6 +44,33 @@ def check_output(out) -> Path:
     writable_folder(out)
     return out
 
+# %% ../nbs/15_make.ipynb #5155d58a
+import json, os, re, threading
+from .core import atomic_path, sweep_temps
+
+def _made_for(p: Path, out: Path) -> bool:
+    "Whether `p` was written by a run for the movie `out`: its JSON's or PNG's `movie` field names it."
+    try:
+        if p.suffix == ".json":
+            if p.stat().st_size > 1 << 22: return False
+            d = json.loads(p.read_text(encoding="utf-8"))
+            return isinstance(d, dict) and d.get("movie") == out.name
+        from PIL import Image
+        with Image.open(p) as im: return getattr(im, "text", {}).get("movie") == out.name
+    except Exception: return False          # unreadable, too deep, not ours: someone else's file
+
+def _same(a, b) -> bool:
+    try: return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except (OSError, RuntimeError): return False
+
+def beside(out: Path, suffix: str, alt: str, keep=()) -> Path:
+    "Where the `suffix` file of movie `out` goes: `race<suffix>`, else `race.<alt><suffix>`, never over `keep` or a file this movie did not write."
+    names = (out.with_suffix(suffix), out.with_suffix(f".{alt}{suffix}"))
+    for p in names:
+        if not any(_same(p, k) for k in keep) and (not p.exists() or _made_for(p, out)): return p
+    raise MovieFactoryError(f"{names[0].name} and {names[1].name} beside the movie are files this movie did not write: "
+                            "move them away or choose another -o")
+
 # %% ../nbs/15_make.ipynb #d6a7f09c
 def video_model_id(model=None, sd2=None, extras=None) -> str:
     "The fingerprint of the video model `load_video_model` would load (what the clips' cache keys hash)."
@@ -63,6 +91,169 @@ def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: b
 
 # %% ../nbs/15_make.ipynb #2c6510fe
 def _scene_seed(seed: int, i: int) -> int: return int(seed) * 1000 + i
+
+def _finite(frames, i: int, guidance) -> np.ndarray:
+    "Scene `i`'s float frames, if every value is finite; NaN or inf (e.g. from an infinite guidance) is an error."
+    f = np.asarray(frames)
+    if not np.isfinite(f).all():
+        raise MovieFactoryError(f"scene {i + 1} came out as NaN or infinite values (guidance {guidance}), so nothing was "
+                                "cached: use a finite guidance scale such as 3")
+    return f
+
+def _put_clip(cache: Cache, key: str, x: np.ndarray, fps: float):
+    from moviefactory.compose import save_clip
+    with cache.put(key, ".mkv", frames=len(x), height=x.shape[1], width=x.shape[2]) as tmp: save_clip(x, tmp, fps=fps)
+
+def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
+    "A cached clip, whole (`Cache` checked its checksum) and as long and as large as recorded; a bad one is deleted."
+    from moviefactory.compose import load_clip
+    rec, x = cache.info(key, ".mkv"), None
+    if rec is not None: x = load_clip(cache.path(key, ".mkv"))
+    if x is None or (len(x), *x.shape[1:3]) != (frames, rec.get("height", x.shape[1]), rec.get("width", x.shape[2])):
+        cache.discard(key, ".mkv")
+        got = "is missing" if x is None else f"has {len(x)} frames of {x.shape[1]}x{x.shape[2]}"
+        raise MovieFactoryError(f"the cached clip {key} {got}, not the {frames} frames asked for: it was deleted; run again to make it anew")
+    return x
+
+# %% ../nbs/15_make.ipynb #830e289b
+def _writer(llm, base_url, llm_model) -> dict:
+    "The writer `write_script` will use for these arguments, resolved as it resolves them, with its server and model."
+    from moviefactory.script import choose_llm
+    w, env = choose_llm(llm, base_url), os.environ.get
+    if w == "openai":
+        return dict(writer=w, server=base_url or env("MOVIEFACTORY_LLM_BASE_URL") or env("OPENAI_BASE_URL"),
+                    model=llm_model or env("MOVIEFACTORY_LLM_MODEL"))
+    if w == "local": return dict(writer=w, model=weights_id(llm_model) if llm_model and Path(llm_model).exists() else llm_model)
+    return dict(writer=w)
+
+def _wrote(backend, writer: str) -> bool:
+    "Whether a Script's `backend` names `writer` ('local-llm' is 'local'; the template standing in for it is not)."
+    return re.split(r"[^a-z]", str(backend).lower())[0] == writer
+
+def script_stage(idea, scenes: int, seed: int, llm="auto", base_url=None, llm_model=None, llm_timeout: float = 60,
+                 cache: Cache | None = None, force: bool = False) -> Script:
+    "The idea's script: from `cache` when the writer `llm` resolves to wrote it for this idea, count and seed; else written now."
+    from moviefactory.script import write_script
+    if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
+    w = _writer(llm, base_url, llm_model)
+    key, cache = content_hash("script", idea.strip(), scenes, seed, **w), cache or Cache(None, "scripts")
+    if not force and cache.has(key, ".json"):
+        try:
+            sc = Script.load(cache.path(key, ".json")); log.info("script: from the cache (written by %s)", sc.backend)
+            return sc
+        except MovieFactoryError as e: log.warning("script: the cached script is not valid (%s): written again", e)
+    sc = write_script(idea, scenes, llm=llm, base_url=base_url, model=llm_model, timeout=llm_timeout, seed=seed)
+    if _wrote(sc.backend, w["writer"]):
+        with cache.put(key, ".json") as tmp: tmp.write_text(sc.to_json(), encoding="utf-8")
+    else: log.info("script: written by %s instead of %s, so not cached", sc.backend, w["writer"])
+    return sc
+
+# %% ../nbs/15_make.ipynb #b95fbc17
+class Stopped(MovieFactoryError):
+    "The run was stopped (its `cancel` event was set); every scene finished before is in the cache."
+
+def _stopper(cancel):
+    def stop(*_):
+        if cancel is not None and cancel.is_set(): raise Stopped("stopped: the finished scenes are cached; run again to go on")
+    return stop
+
+class _Bar:
+    "A stage's progress: a tqdm bar, or `on_progress(stage, done, total)` calls for an app."
+    def __init__(self, desc, total, on_progress=None):
+        self.desc, self.total, self.n, self.cb = desc, total, 0, on_progress
+        self.bar = progress(desc=desc, total=total) if on_progress is None else None
+        if self.cb: self.cb(desc, 0, total)
+    def update(self, k: int = 1):
+        self.n += k
+        if self.bar is not None: self.bar.update(k)
+        if self.cb: self.cb(self.desc, self.n, self.total)
+    def close(self):
+        if self.bar is not None: self.bar.close()
+
+def _upscale_stage(keys, vc, uc, upscale, frames, fps, device, force, stop, bar) -> list[tuple[Cache, str]]:
+    "Each scene's clip upscaled (or as it is, for 'none'), from the cache or made now: the (cache, key) of each."
+    out = []
+    for k in keys:
+        stop()
+        uk = content_hash("up", k, upscale)
+        if upscale == "none": out.append((vc, k))
+        elif force or not uc.has(uk, ".mkv"):
+            from moviefactory.upscale import upscale_frames
+            _put_clip(uc, uk, upscale_frames(_read_clip(vc, k, frames), method=upscale, device=device), fps)
+        if upscale != "none": out.append((uc, uk))
+        bar.update()
+    return out
+
+def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[list, object]:
+    "Each scene's effect (cached) and the library the music comes from."
+    lib, lib_id = _library(library)
+    effects = []
+    for i, s in enumerate(sc.scenes):
+        stop()
+        key = content_hash("fx", keys[i], s.prompt, s.sound, lib_id)
+        if force or not ac.has(key, ".npy"):
+            hits = lib.effects_for_scene(s, clip=_read_clip(vc, keys[i], frames), k=1)
+            with ac.put(key, ".npy") as tmp:
+                with open(tmp, "wb") as fh: np.save(fh, hits[0].audio.astype(np.float32))
+        effects.append(np.load(ac.path(key, ".npy"))); bar.update()
+    return effects, lib
+
+# %% ../nbs/15_make.ipynb #6ff2d6f5
+def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
+                 frames, fps, batch_size, device, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
+    "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
+    from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
+    from moviefactory.train import GUIDED_FILE, mini_dir
+    n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
+    steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
+    sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
+    # the mini model's guidance-distilled adapters (one U-Net pass per step) when it has them and no scale is asked for
+    has_guided = sd2 is None and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
+    guided_ = has_guided and guidance is None if guided is None else bool(guided)
+    if guided_ and not has_guided:
+        raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
+    guidance_ = guidance if guidance is not None else default_guidance_scale(sd2 is not None, guided_)
+    settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
+                    sampler=sampler_, guidance_cutoff=guidance_cutoff)
+    if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
+    if guided_: settings["guided"] = True
+    keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
+    todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
+    if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
+    if not todo: return keys, vc
+    import torch
+    pipe = load_video_model(model, sd2, extras, device, guided=guided_)
+    if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
+    pipe.set_progress_bar_config(disable=True)
+    bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
+    bar = _Bar("video", len(todo) * steps_, on_progress)
+    try:
+        for j in range(0, len(todo), bs):
+            stop()
+            idx = todo[j:j + bs]
+            res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
+                       guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
+                       generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
+                       callback=lambda d, t: (bar.update(), stop())).frames
+            for i, f in zip(idx, res):
+                _put_clip(vc, keys[i], frames_to_uint8(_finite(f, i, guidance_)), fps)
+                log.info("video: scene %d of %d done", i + 1, n)
+    finally: bar.close()
+    return keys, vc
+
+# %% ../nbs/15_make.ipynb #9e5f47b7
+def _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio) -> int:
+    "Write the movie, then its storyboard and script beside it (renamed into place only once the movie is); its frames, read back."
+    from moviefactory.compose import compose, probe, storyboard
+    pics = [_read_clip(c, k, frames) for c, k in srcs]
+    with atomic_path(board_path) as board_tmp, atomic_path(json_path) as json_tmp:
+        storyboard(pics, sc, board_tmp, meta={"movie": out.name})
+        compose(pics, out, script=sc, fps=fps, effects=effects, music=music, crossfade=crossfade, title=title,
+                subtitles=subtitles, audio=audio)
+        json_tmp.write_text(json.dumps(sc.to_dict() | {"movie": out.name}, ensure_ascii=False, indent=2), encoding="utf-8")
+    got = probe(out)["video"]["frames"]                  # the movie as written, read back
+    if got != tl.frames: raise MovieFactoryError(f"{out.name} has {got} frames, not {tl.frames}: delete it and run again")
+    return got
 
 # %% ../nbs/15_make.ipynb #b1643fdb
 def _library(library):
@@ -89,6 +280,7 @@ def _quiet_loaders():
     finally:
         for lg in libs: lg.enable_progress_bar()
 
+
 @_quiet_loaders()
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
@@ -97,11 +289,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
-               device: str = "auto") -> Movie:
+               device: str = "auto", cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
     """Make a movie from `idea` (or from `script`, a Script or a JSON file) and write it to `out` (.mp4), with a
-    storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused."""
-    from moviefactory.script import write_script
-    from moviefactory.compose import compose, load_clip, save_clip, storyboard, timeline
+    storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused.
+    `cancel`: a `threading.Event` that stops the run between steps; `on_progress(stage, done, total)` replaces the bars."""
+    from moviefactory.compose import timeline
     t0, timings = time.time(), {}
     out = check_output(out)
     if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
@@ -113,129 +305,116 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     if audio and library not in (None, "default") and not Path(library).is_dir():
         raise MovieFactoryError(f"no sound library at {library}: build one with `moviefactory library build {library} FOLDER`, or use 'default'")
     cache = lambda ns: Cache(cache_dir or get_config().cache_dir, ns)
+    keep = [script] if isinstance(script, (str, Path)) else []
+    json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)
+    for ns in ("scripts", "clips", "upscaled", "sounds"): sweep_temps(cache(ns).root)
+    sweep_temps(out.parent)
+    stop = _stopper(cancel)
     # 1. script
     with _stage("script", timings):
         if script is not None: sc = script if isinstance(script, Script) else Script.load(script)
-        else:
-            if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
-            key, c = content_hash("script", idea.strip(), scenes, llm, base_url, llm_model, seed), cache("scripts")
-            if c.has(key, ".json") and not force: sc = Script.load(c.path(key, ".json")); log.info("script: from the cache")
-            else:
-                sc = write_script(idea, scenes, llm=llm, base_url=base_url, model=llm_model, timeout=llm_timeout, seed=seed)
-                sc.save(c.path(key, ".json"))
+        else: sc = script_stage(idea, scenes, seed, llm, base_url, llm_model, llm_timeout, cache("scripts"), force)
         # as made: every scene lasts `frames / fps` seconds on screen
         sc = Script(sc.idea, [dataclasses.replace(s, duration=frames / fps) for s in sc.scenes], sc.mood, sc.backend)
-        sc.save(out.with_suffix(".json"))
     n = len(sc.scenes)
     log.info("script: %d scenes, mood %s, written by %s", n, sc.mood, sc.backend)
+    tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0)     # the movie as it will be cut
+    stop()
     # 2. video
-    pipe, mid = None, None
     with _stage("video", timings):
-        from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
-        from moviefactory.train import GUIDED_FILE, mini_dir
-        mid = video_model_id(model, sd2, extras)
-        steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
-        sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
-        # the mini model's guidance-distilled adapters (one U-Net pass per step) when it has them and no scale is asked for
-        has_guided = sd2 is None and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
-        guided_ = has_guided and guidance is None if guided is None else bool(guided)
-        if guided_ and not has_guided:
-            raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
-        guidance_ = guidance if guidance is not None else default_guidance_scale(sd2 is not None, guided_)
-        settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
-                        sampler=sampler_, guidance_cutoff=guidance_cutoff)
-        if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
-        if guided_: settings["guided"] = True
-        keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
-        vc = cache("clips")
-        todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
-        if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
-        if todo:
-            import torch
-            pipe = load_video_model(model, sd2, extras, device, guided=guided_)
-            if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
-            pipe.set_progress_bar_config(disable=True)
-            bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
-            bar = progress(desc="video", total=len(todo) * steps_)
-            try:
-                for j in range(0, len(todo), bs):
-                    idx = todo[j:j + bs]
-                    res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
-                               guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
-                               generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
-                               callback=lambda d, t: bar.update()).frames
-                    for i, f in zip(idx, res):
-                        with vc.put(keys[i], ".mkv") as tmp: save_clip(frames_to_uint8(f), tmp, fps=fps)
-                        log.info("video: scene %d of %d done", i + 1, n)
-            finally: bar.close()
+        keys, vc = _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler,
+                                deep_cache, frames, fps, batch_size, device, cache("clips"), force, stop, on_progress)
     # 3. upscale
     with _stage("upscale", timings):
-        uc = cache("upscaled")
-        ukeys = [content_hash("up", k, upscale) for k in keys]
-        clips = []
-        for i in progress(range(n), desc="upscale"):
-            if upscale == "none": clips.append(vc.path(keys[i], ".mkv")); continue
-            if force or not uc.has(ukeys[i], ".mkv"):
-                from moviefactory.upscale import upscale_frames
-                big = upscale_frames(load_clip(vc.path(keys[i], ".mkv")), method=upscale, device=device)
-                with uc.put(ukeys[i], ".mkv") as tmp: save_clip(big, tmp, fps=fps)
-            clips.append(uc.path(ukeys[i], ".mkv"))
+        bar = _Bar("upscale", n, on_progress)
+        try: srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, force, stop, bar)
+        finally: bar.close()
+        clips = [c.path(k, ".mkv") for c, k in srcs]
     # 4. sound
-    tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0)     # the movie as it will be cut
     effects, music = None, None
     if audio:
         with _stage("sound", timings):
-            lib, lib_id = _library(library)
-            ac, effects = cache("sounds"), []
-            for i, s in enumerate(progress(sc.scenes, desc="sound")):
-                key = content_hash("fx", keys[i], s.prompt, s.sound, lib_id)
-                if force or not ac.has(key, ".npy"):
-                    hits = lib.effects_for_scene(s, clip=load_clip(vc.path(keys[i], ".mkv")), k=1)
-                    with ac.put(key, ".npy") as tmp:
-                        with open(tmp, "wb") as fh: np.save(fh, hits[0].audio.astype(np.float32))
-                effects.append(np.load(ac.path(key, ".npy")))
+            bar = _Bar("sound", n, on_progress)
+            try: effects, lib = _sound_stage(sc, keys, cache("sounds"), vc, library, frames, force, stop, bar)
+            finally: bar.close()
             from moviefactory.audio import pick_music
             music = pick_music(sc.mood, tl.duration, lib)
+    stop()
     # 5. compose
     with _stage("compose", timings):
-        compose(clips, out, script=sc, fps=fps, effects=effects, music=music, crossfade=crossfade, title=title,
-                subtitles=subtitles, audio=audio)
-        board = storyboard(clips, sc, out.with_suffix(".png"))
+        got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio)
     timings["total"] = time.time() - t0
-    return Movie(path=out, script=sc, storyboard=board, clips=list(clips), timings=timings, duration=tl.duration)
+    return Movie(path=out, script=sc, storyboard=board_path, clips=list(clips), timings=timings, duration=got / fps,
+                 script_path=json_path)
 
 # %% ../nbs/15_make.ipynb #16751949
-import html, re
+import html, logging, traceback
+
+class _ToWidget(logging.Handler):
+    "Log lines into an ipywidgets Output (safe from a background thread, unlike `with output:`)."
+    def __init__(self, out): super().__init__(logging.INFO); self.out = out; self.setFormatter(logging.Formatter("%(message)s"))
+    def emit(self, record): self.out.append_stdout(self.format(record) + "\n")
 
 class MovieApp:
-    "A notebook front end for `make_movie`: an idea box, a scene count and a button; then the movie and its storyboard."
-    def __init__(self, out_dir="movies", idea: str = "a race between a car and an airplane", scenes: int = 10, **make_kw):
+    "A notebook front end for `make_movie`: an idea box, a scene count, Make and Stop; the movie and its storyboard, or the error."
+    def __init__(self, out_dir="movies", idea: str = "a race between a car and an airplane", scenes: int = 10,
+                 job: Callable | None = None, **make_kw):
         import ipywidgets as W
-        self.out_dir, self.make_kw, self.movie = Path(out_dir), make_kw, None
+        self.out_dir, self.make_kw, self.job = Path(out_dir), make_kw, job or make_movie
+        self.movie, self.error, self.thread, self.cancel = None, None, None, threading.Event()
         self.idea = W.Text(value=idea, description="idea", layout=W.Layout(width="95%"))
         self.scenes = W.IntSlider(value=scenes, min=1, max=30, description="scenes")
         self.button = W.Button(description="Make the movie", button_style="primary", icon="film")
-        self.status, self.log = W.HTML(), W.Output()
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True)
+        self.bar, self.status, self.log = W.IntProgress(min=0, max=1, description=""), W.HTML(), W.Output()
         self.video = W.Video(format="mp4", autoplay=False, controls=True, layout=W.Layout(width="95%"))
         self.board = W.Image(format="png", layout=W.Layout(width="95%"))
-        self.button.on_click(lambda _: self.make())
-        self.widget = W.VBox([self.idea, W.HBox([self.scenes, self.button]), self.status, self.log, self.video, self.board])
+        self.button.on_click(lambda _: self.make()); self.stop_button.on_click(lambda _: self.stop())
+        self.widget = W.VBox([self.idea, W.HBox([self.scenes, self.button, self.stop_button]), self.bar, self.status,
+                              self.log, self.video, self.board])
 
-    def make(self) -> Movie | None:
-        "What the button does: make the movie from the boxes' values, then show it (or the one-line error)."
-        self.button.disabled, self.status.value = True, "working..."
+    @property
+    def running(self) -> bool: return self.thread is not None and self.thread.is_alive()
+    def _say(self, text: str, colour: str | None = None):
+        self.status.value = f"<b style='color:{colour}'>{html.escape(text)}</b>" if colour else f"<pre>{html.escape(text)}</pre>"
+    def _progress(self, stage, done, total): self.bar.description, self.bar.max, self.bar.value = stage, max(1, total), done
+
+    def make(self) -> threading.Thread:
+        "What Make does: clear the last result and start `make_movie` in a background thread (`wait()` joins it)."
+        if self.running: return self.thread
+        self.movie, self.error, self.cancel = None, None, threading.Event()
+        self.video.value, self.board.value = b"", b""                     # never a stale result
+        self.button.disabled, self.stop_button.disabled = True, False
+        self._say("working...")
         name = re.sub(r"[^a-z0-9]+", "-", self.idea.value.lower()).strip("-")[:60] or "movie"
-        err = None
-        with self.log:          # (an Output widget swallows exceptions raised inside it, so catch them here)
-            try: self.movie = make_movie(self.idea.value, self.out_dir / f"{name}.mp4", scenes=self.scenes.value, **self.make_kw)
-            except MovieFactoryError as e: err = e
-            finally: self.button.disabled = False
-        if err is not None:
-            self.status.value = f"<b style='color:#b00'>{html.escape(str(err))}</b>"
-            return None
-        self.video.value, self.board.value = self.movie.path.read_bytes(), self.movie.storyboard.read_bytes()
-        self.status.value = "<pre>" + html.escape(self.movie.summary()) + "</pre>"
+        self.thread = threading.Thread(target=self._run, daemon=True, name="MovieApp",
+                                       args=(self.idea.value, self.out_dir / f"{name}.mp4", self.scenes.value))
+        self.thread.start()
+        return self.thread
+
+    def stop(self):
+        "What Stop does: the run ends after the current step; what it finished stays cached."
+        if self.running: self.cancel.set(); self._say("stopping after the current step...")
+
+    def wait(self, timeout: float | None = None) -> Movie | None:
+        "Wait for the run to end: its movie, or None after an error or a stop (`error` says which)."
+        if self.thread is not None: self.thread.join(timeout)
         return self.movie
+
+    def _run(self, idea, out, scenes):
+        to_log = _ToWidget(self.log); logging.getLogger("moviefactory").addHandler(to_log)
+        try:
+            m = self.job(idea, out, scenes=scenes, cancel=self.cancel, on_progress=self._progress, **self.make_kw)
+            self.video.value, self.board.value = Path(m.path).read_bytes(), Path(m.storyboard).read_bytes()
+            self.movie = m; self._say(m.summary())
+        except Stopped as e: self.error = e; self._say(str(e), "#a60")
+        except MovieFactoryError as e: self.error = e; self._say(str(e), "#b00")
+        except Exception as e:                         # a bug, not a user's mistake: say so, keep the traceback
+            self.error = e; self.log.append_stderr(traceback.format_exc())
+            self._say(f"unexpected error, {type(e).__name__}: {e} (the traceback is in the log above)", "#b00")
+        finally:
+            logging.getLogger("moviefactory").removeHandler(to_log)
+            self.button.disabled, self.stop_button.disabled = False, True
 
     def _ipython_display_(self):
         from IPython.display import display
