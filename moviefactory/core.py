@@ -183,13 +183,14 @@ class Movie:
     timings: dict[str, float] = field(default_factory=dict)
     duration: float | None = None           # seconds of the movie as cut (title card and crossfades included)
     script_path: Path | None = None         # where the script as made was written
+    precision: str | None = None            # the heavy maths' precision and why, e.g. "float32 (CPU AVX2, no native bfloat16)"
 
     def summary(self) -> str:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         secs = self.script.duration if self.duration is None else self.duration
         beside = [f"{k} {v}" for k, v in (("storyboard", self.storyboard), ("script", self.script_path)) if v]
         return (f"{len(self.script.scenes)} scenes, {secs:.1f}s of movie -> {self.path}"
-                + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else ""))
+                + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else "") + (f"\n  precision: {self.precision}" if self.precision else ""))
 
 # %% ../nbs/00_core.ipynb #8a71647f
 SAMPLERS = ("ddim", "dpm", "euler")     # what `pipeline.sampler_from` can step a noise schedule with

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger,
                                progress, frames_to_uint8, writable_folder, check_sampler,
-                               check_guidance_cutoff, check_deep_cache)
+                               check_guidance_cutoff, check_deep_cache, compute_dtype, get_device, precision_note)
 
 log = get_logger(__name__)
 
@@ -170,16 +170,16 @@ class _Bar:
     def close(self):
         if self.bar is not None: self.bar.close()
 
-def _upscale_stage(keys, vc, uc, upscale, frames, fps, device, force, stop, bar) -> list[tuple[Cache, str]]:
+def _upscale_stage(keys, vc, uc, upscale, frames, fps, device, dtype, force, stop, bar) -> list[tuple[Cache, str]]:
     "Each scene's clip upscaled (or as it is, for 'none'), from the cache or made now: the (cache, key) of each."
     out = []
     for k in keys:
         stop()
-        uk = content_hash("up", k, upscale)
+        uk = content_hash("up", k, upscale, **({"dtype": str(dtype)} if upscale == "realesrgan" else {}))
         if upscale == "none": out.append((vc, k))
         elif force or not uc.has(uk, ".mkv"):
             from moviefactory.upscale import upscale_frames
-            _put_clip(uc, uk, upscale_frames(_read_clip(vc, k, frames), method=upscale, device=device), fps)
+            _put_clip(uc, uk, upscale_frames(_read_clip(vc, k, frames), method=upscale, device=device, dtype=dtype), fps)
         if upscale != "none": out.append((uc, uk))
         bar.update()
     return out
@@ -200,7 +200,7 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 
 # %% ../nbs/15_make.ipynb #6ff2d6f5
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
-                 frames, fps, batch_size, device, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
+                 frames, fps, batch_size, device, dtype, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
     from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
     from moviefactory.train import GUIDED_FILE, mini_dir
@@ -214,7 +214,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
         raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
     guidance_ = guidance if guidance is not None else default_guidance_scale(sd2 is not None, guided_)
     settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
-                    sampler=sampler_, guidance_cutoff=guidance_cutoff)
+                    sampler=sampler_, guidance_cutoff=guidance_cutoff, dtype=str(dtype))
     if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
     if guided_: settings["guided"] = True
     keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
@@ -234,7 +234,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
             res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
                        guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
                        generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
-                       callback=lambda d, t: (bar.update(), stop())).frames
+                       autocast=dtype == torch.bfloat16, callback=lambda d, t: (bar.update(), stop())).frames
             for i, f in zip(idx, res):
                 _put_clip(vc, keys[i], frames_to_uint8(_finite(f, i, guidance_)), fps)
                 log.info("video: scene %d of %d done", i + 1, n)
@@ -289,9 +289,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
                upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
-               device: str = "auto", cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
+               device: str = "auto", dtype: str | None = None, cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
     """Make a movie from `idea` (or from `script`, a Script or a JSON file) and write it to `out` (.mp4), with a
     storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused.
+    `dtype`: the precision of the heavy maths (auto, float32 or bfloat16; None: `MOVIEFACTORY_DTYPE`, else auto:
+    bfloat16 only where the device runs it natively, see `core.compute_dtype`).
     `cancel`: a `threading.Event` that stops the run between steps; `on_progress(stage, done, total)` replaces the bars."""
     from moviefactory.compose import timeline
     t0, timings = time.time(), {}
@@ -309,6 +311,8 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)
     for ns in ("scripts", "clips", "upscaled", "sounds"): sweep_temps(cache(ns).root)
     sweep_temps(out.parent)
+    prec = compute_dtype(dtype or get_config().dtype, get_device(device))
+    log.info("precision: %s", precision_note(prec, get_device(device)))
     stop = _stopper(cancel)
     # 1. script
     with _stage("script", timings):
@@ -323,11 +327,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     with _stage("video", timings):
         keys, vc = _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler,
-                                deep_cache, frames, fps, batch_size, device, cache("clips"), force, stop, on_progress)
+                                deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress)
     # 3. upscale
     with _stage("upscale", timings):
         bar = _Bar("upscale", n, on_progress)
-        try: srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, force, stop, bar)
+        try: srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, prec, force, stop, bar)
         finally: bar.close()
         clips = [c.path(k, ".mkv") for c, k in srcs]
     # 4. sound
@@ -345,7 +349,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio)
     timings["total"] = time.time() - t0
     return Movie(path=out, script=sc, storyboard=board_path, clips=list(clips), timings=timings, duration=got / fps,
-                 script_path=json_path)
+                 script_path=json_path, precision=precision_note(prec, get_device(device)))
 
 # %% ../nbs/15_make.ipynb #16751949
 import html, logging, traceback
