@@ -864,5 +864,6 @@ d = { 'settings': { 'branch': 'main',
                                       'moviefactory.upscale.load_realesrgan': ('upscale.html#load_realesrgan', 'moviefactory/upscale.py'),
                                       'moviefactory.upscale.read_ncnn_param': ('upscale.html#read_ncnn_param', 'moviefactory/upscale.py'),
                                       'moviefactory.upscale.realesrgan_dir': ('upscale.html#realesrgan_dir', 'moviefactory/upscale.py'),
+                                      'moviefactory.upscale.resolve_upscale': ('upscale.html#resolve_upscale', 'moviefactory/upscale.py'),
                                       'moviefactory.upscale.srvgg_from_ncnn': ('upscale.html#srvgg_from_ncnn', 'moviefactory/upscale.py'),
                                       'moviefactory.upscale.upscale_frames': ('upscale.html#upscale_frames', 'moviefactory/upscale.py')}}}

@@ -287,7 +287,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
                guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
                frames: int = 16, fps: float = 8, batch_size: int | None = None,
-               upscale: str = "realesrgan", library="default", audio: bool = True, title: bool = True,
+               upscale: str = "auto", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
                device: str = "auto", dtype: str | None = None, cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
     """Make a movie from `idea` (or from `script`, a Script or a JSON file) and write it to `out` (.mp4), with a
@@ -298,7 +298,6 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     from moviefactory.compose import timeline
     t0, timings = time.time(), {}
     out = check_output(out)
-    if upscale not in ("realesrgan", "lanczos", "none"): raise MovieFactoryError(f"upscale {upscale!r} is unknown: use realesrgan, lanczos or none")
     if sampler is not None: check_sampler(sampler)
     check_guidance_cutoff(guidance_cutoff); check_deep_cache(deep_cache)
     if not isinstance(fps, (int, float)) or fps <= 0: raise MovieFactoryError(f"fps {fps!r} must be positive")
@@ -313,6 +312,8 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     sweep_temps(out.parent)
     prec = compute_dtype(dtype or get_config().dtype, get_device(device))
     log.info("precision: %s", precision_note(prec, get_device(device)))
+    from moviefactory.upscale import resolve_upscale
+    if upscale != (upscale := resolve_upscale(upscale, device)): log.info("upscale: %s (auto, on this device)", upscale)
     stop = _stopper(cancel)
     # 1. script
     with _stage("script", timings):

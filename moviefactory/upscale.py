@@ -15,13 +15,13 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 
-from .core import MovieFactoryError, get_device, get_dtype, compute_dtype, get_logger, progress
+from .core import MovieFactoryError, get_device, get_dtype, compute_dtype, cpu_bf16_native, get_logger, progress
 
 _log = get_logger("moviefactory.upscale")
 
 # %% auto #0
 __all__ = ['REALESRGAN_NAME', 'UPSCALE_METHODS', 'SRVGGNetCompact', 'NcnnLayer', 'read_ncnn_param', 'realesrgan_dir',
-           'srvgg_from_ncnn', 'load_realesrgan', 'upscale_frames']
+           'srvgg_from_ncnn', 'load_realesrgan', 'resolve_upscale', 'upscale_frames']
 
 # %% ../nbs/09_upscale.ipynb #061e8814
 class SRVGGNetCompact(ModelMixin, ConfigMixin):
@@ -198,7 +198,16 @@ def load_realesrgan(path=None, device=None, dtype=None) -> SRVGGNetCompact:
     return _load_cached(kind, str(src.resolve()), str(dev), str(get_dtype(dtype or "auto", dev)))
 
 # %% ../nbs/09_upscale.ipynb #e5210f70
-UPSCALE_METHODS = ("realesrgan", "lanczos", "none")
+UPSCALE_METHODS = ("auto", "realesrgan", "lanczos", "none")
+
+def resolve_upscale(method: str = "auto", device=None) -> str:
+    """`"auto"` is Real-ESRGAN on a GPU and on a CPU with native bfloat16, Lanczos on other CPUs (where the network's
+    float32 convolutions would cost more than the whole video stage saves); any other method as it is, if known."""
+    if method not in UPSCALE_METHODS:
+        raise MovieFactoryError(f"unknown upscale method {method!r}: use one of {', '.join(UPSCALE_METHODS)}")
+    if method != "auto": return method
+    dev = get_device(device or "auto")
+    return "lanczos" if dev.type == "cpu" and not cpu_bf16_native() else "realesrgan"
 
 def _check_frames(frames) -> np.ndarray:
     if not isinstance(frames, np.ndarray):
@@ -233,8 +242,7 @@ def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 
                    tile: int | None = 512, tile_pad: int | None = None, batch: int = 8, device=None, dtype=None) -> np.ndarray:
     "Upscale uint8 frames (F, H, W, 3) -> (F, scale*H, scale*W, 3) with Real-ESRGAN (Lanczos if its weights are missing), Lanczos, or none."
     x = _check_frames(frames)
-    if method not in UPSCALE_METHODS:
-        raise MovieFactoryError(f"unknown upscale method {method!r}: use one of {', '.join(UPSCALE_METHODS)}")
+    method = resolve_upscale(method, model.device if isinstance(model, nn.Module) else device)
     if method == "none": return frames
     if not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 8:
         raise MovieFactoryError(f"upscale factor {scale!r} is not supported: use a whole number from 1 to 8")
