@@ -130,3 +130,12 @@ def test_source_links_open_the_shipped_source(site):
         assert f'id="L-{line}"' in target.read_text(), f"{name}: {py} has no line {line}"
     stray = {p.name for p in DOCS.glob("*.html") if re.search(r'href="https?://[^"]*/blob/[^"]*/moviefactory/', p.read_text())}
     assert not stray, f"source links that leave the site: {stray}"
+
+
+def test_measurement_links_reach_the_bench_page(site):
+    "Chapters keep one sentence and a link for their measurement logs: each link reaches a heading of bench.html."
+    page = (DOCS / "bench.html").read_text()
+    links = {(p.name, m[1]) for p in DOCS.glob("*.html") for m in re.finditer(r'href="bench\.html#([\w-]+)"', p.read_text())}
+    assert {n for n, _ in links} >= {"06_unet.html", "13_eval.html"}, links
+    missing = [(n, a) for n, a in links if f'id="{a}"' not in page]
+    assert not missing, f"links to bench.html without their heading: {missing}"

@@ -58,6 +58,7 @@ def _doc_sites() -> set:
 def _local_links(text: str, pages: dict) -> str:
     "nbdev links symbols to the published site's `core.html#scene`; point them at this build's pages."
     for site in _doc_sites(): text = text.replace(site, "")
+    text = text.replace("../bench/README.md", "bench.html")           # the measurements page (bench/README.md)
     text = _SOURCE_LINK.sub(lambda m: f"src/{m[1]}.py.html" + (f"#L-{m[2]}" if m[2] else ""), text)
     return re.sub(r"\b([\w-]+)\.html\b", lambda m: pages.get(m[1], m[1]) + ".html", text)
 
@@ -156,11 +157,13 @@ def site():
     titles = {p.stem: _for_jupyter_book(p, pages) for p in [PROC / "index.ipynb", *nbs]}
     for p in [*(ROOT / "nbs").rglob("*.png"), *(ROOT / "nbs").rglob("*.jpg")]:   # images the notebooks link to
         dst = PROC / p.relative_to(ROOT / "nbs"); dst.parent.mkdir(parents=True, exist_ok=True); shutil.copy(p, dst)
+    shutil.copy(ROOT / "bench" / "README.md", PROC / "bench.md")   # the measurement logs the chapters link to
     (PROC / "_toc.yml").write_text(yaml.safe_dump({
         "format": "jb-book", "root": "index",
         "parts": [{"caption": "Chapters", "chapters": [{"file": p.stem} for p in nbs if not p.stem.startswith("tutorial")]},
                   *([{"caption": "Tutorials", "chapters": [{"file": p.stem} for p in nbs if p.stem.startswith("tutorial")]}]
-                    if any(p.stem.startswith("tutorial") for p in nbs) else [])]}, sort_keys=False))
+                    if any(p.stem.startswith("tutorial") for p in nbs) else []),
+                  {"caption": "Measurements", "chapters": [{"file": "bench"}]}]}, sort_keys=False))
     (PROC / "_config.yml").write_text(yaml.safe_dump({
         "title": "moviefactory", "author": "moviefactory developers", "only_build_toc_files": True,
         "execute": {"execute_notebooks": "off"},
