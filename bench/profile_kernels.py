@@ -1,12 +1,11 @@
 #!/usr/bin/env python
-"""Where a *compiled* MovieUNet step spends its GPU time, by kernel (issue #5's question: what keeps it under 50% of
-the matmul ceiling). bench/profile_unet.py splits an eager step by layer; under torch.compile layers fuse, so this
-script reads the kernels instead: torch.profiler over a few compiled steps at the paper's size (SD2-base config,
-random weights, CFG batch 2, 16 frames of 768x320, bf16), kernel times summed by name and by kind (GEMMs, cuDNN
-convolutions, attention kernels, Triton fusions, copies).
+"""Where a *compiled* MovieUNet step spends its GPU time, by kernel (what keeps it under 50% of the matmul ceiling).
+bench/profile_unet.py splits an eager step by layer; under torch.compile layers fuse, so this script reads the
+kernels instead: torch.profiler over a few compiled steps at the paper's size (SD2-base config, random weights, CFG
+batch 2, 16 frames of 768x320, bf16), kernel times summed by name and by kind (GEMMs, cuDNN convolutions, attention
+kernels, Triton fusions, copies).
 
     python bench/profile_kernels.py                  # GPU, paper size
-    python bench/profile_kernels.py --matmul         # frame convolutions as GEMMs (bench_unet's movie-mm)
     python bench/profile_kernels.py --model modelscope   # diffusers' UNet3DConditionModel on the same input, to compare
     python bench/profile_kernels.py --bytes          # and each Triton kernel's GB/s (bytes as Inductor counts them)
     python bench/profile_kernels.py --tiny           # CPU check of the script
@@ -17,13 +16,11 @@ from what the memory allows, and by how much per step. (Inductor's profile_bandw
 alone, did not finish a paper-size step in 10 minutes on an H100.)
 """
 from __future__ import annotations
-import argparse, sys, time
+import argparse, time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for p in (ROOT, ROOT / "bench"):
-    if str(p) not in sys.path: sys.path.insert(0, str(p))
+from _common import MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG, build_movie_unet, device_name, kernel_times
 import torch
 from torch.profiler import ProfilerActivity, profile
 
@@ -41,17 +38,6 @@ def kind(name: str) -> str:
     return "other"
 
 
-def kernel_times(prof, steps: int, device_type: str = "cuda"):
-    "Per-step milliseconds and calls of every kernel (CPU op on a CPU) a `torch.profiler` run of `steps` steps recorded."
-    by_name, count = defaultdict(float), defaultdict(int)
-    for e in prof.key_averages():
-        if device_type == "cuda" and e.device_type != torch.autograd.DeviceType.CUDA: continue
-        us = getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) if device_type == "cuda" else e.self_cpu_time_total
-        if not us: continue
-        by_name[e.key] += us / 1e3 / steps; count[e.key] += e.count // steps
-    return by_name, count
-
-
 def copy_gbps(dev) -> float:
     "GB/s of a 1 GiB bf16 clone (read + write), the memory bandwidth a pointwise kernel can reach."
     if dev.type != "cuda": return float("nan")
@@ -65,34 +51,25 @@ def copy_gbps(dev) -> float:
 
 
 def main(argv=None):
-    from bench_unet import add_model_fix_args, apply_model_fixes, model_fix_notes
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--tiny", action="store_true"); p.add_argument("--matmul", action="store_true")
+    p.add_argument("--tiny", action="store_true", help="tiny config on the CPU (a check of the script)")
     p.add_argument("--model", default="movie", choices=["movie", "modelscope"],
                    help="MovieUNet, or diffusers' UNet3DConditionModel (ModelScope, bench_unet's config) for comparison")
-    add_model_fix_args(p)
     p.add_argument("--channels-last", action="store_true", help="the 2-D convolutions' weights in channels_last (bench_unet's --channels-last)")
     p.add_argument("--bytes", action="store_true", help="a second table: the Triton kernels by time lost against the copy bandwidth, "
                    "their bytes from Inductor's own count (config.benchmark_kernel) and their times from the profile")
-    p.add_argument("--tile-reductions", action="store_true", help="compile with Inductor's triton.tile_reductions and prefer_nd_tiling (bench_unet's --tile-reductions)")
     p.add_argument("--steps", type=int, default=3); p.add_argument("--top", type=int, default=25); p.add_argument("--out")
     a = p.parse_args(argv)
-    from profile_unet import build
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     if a.model == "modelscope":
         from diffusers import UNet3DConditionModel
-        from bench_unet import MODELSCOPE_UNET_CONFIG, TINY_MODELSCOPE_CONFIG
         cfg = TINY_MODELSCOPE_CONFIG if a.tiny else MODELSCOPE_UNET_CONFIG
         model = UNet3DConditionModel(**cfg).to(dev, dtype).eval()
-    else: model, cfg = build(a.tiny, dev, dtype)
-    apply_model_fixes(model, a)
+    else: model, cfg = build_movie_unet(a.tiny, dev, dtype)
     if a.channels_last:
         from moviefactory.unet import conv_weights_channels_last
         conv_weights_channels_last(model)
-    if a.matmul:
-        from bench_unet import frame_convs_as_matmul
-        frame_convs_as_matmul(model)
     F, H, W = (4, 8, 8) if a.tiny else (16, 40, 96)
     x = torch.randn(2, 4, F, H, W, device=dev, dtype=dtype)
     txt = torch.randn(2, 77, cfg["cross_attention_dim"], device=dev, dtype=dtype)
@@ -100,8 +77,7 @@ def main(argv=None):
     if a.bytes:
         import torch._inductor.config as ic
         ic.benchmark_kernel = True                   # codegen only: each kernel's meta carries kernel_num_gb
-    from bench_unet import inductor_patches
-    cm = torch.compile(model, options=inductor_patches(a) or None)
+    cm = torch.compile(model)
     kw = {} if a.model == "modelscope" else {"domain": 0}
     t0 = time.time()
     with torch.no_grad():
@@ -116,10 +92,10 @@ def main(argv=None):
     total = sum(by_name.values())
     by_kind = defaultdict(float)
     for n, ms in by_name.items(): by_kind[kind(n)] += ms
-    name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+    name = device_name(dev)
     lines = [f"# Kernels of one compiled {'MovieUNet' if a.model == 'movie' else 'ModelScope (UNet3DConditionModel)'} step: {name}", "",
              f"{'tiny' if a.tiny else 'SD2-base'} config, CFG batch 2, {F} frames of latent {H}x{W}, {str(dtype)[6:]}, torch.compile "
-             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', frame convolutions as GEMMs' if a.matmul else ''}{''.join(', ' + d for d in model_fix_notes(a))}{', convolution weights channels_last' if a.channels_last else ''}{', Inductor tile_reductions + prefer_nd_tiling' if a.tile_reductions else ''}; "
+             f"(default mode; compile + 3 warm-up steps {compile_s:.0f} s){', convolution weights channels_last' if a.channels_last else ''}; "
              f"kernel times summed over {a.steps} profiled steps, per step. Kernel time per step: {total:.1f} ms.", "",
              "| kind | ms per step | share |", "|---|---:|---:|"]
     lines += [f"| {k} | {ms:.1f} | {ms / total:.0%} |" for k, ms in sorted(by_kind.items(), key=lambda kv: -kv[1])]

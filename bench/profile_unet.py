@@ -12,35 +12,23 @@ table; --out writes it too.
 """
 from __future__ import annotations
 
-import argparse, statistics, sys, time
+import argparse, statistics, time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
-
+from _common import build_movie_unet, device_name
 import torch
-from diffusers import UNet2DConditionModel
 from diffusers.models.resnet import TemporalConvLayer
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
 from torch.utils.flop_counter import FlopCounterMode
 
-from moviefactory.spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG
-from moviefactory.temporal import pretrained_spatial_layers, randomize_zero_init
-from moviefactory.unet import MovieUNet
+from moviefactory.temporal import VideoLDMResBlock, pretrained_spatial_layers
 
 KINDS = ("base ResBlocks", "base attentions", "spatial adapters", "temporal ResBlocks", "temporal attentions")
 
 
-def build(tiny: bool, dev, dtype):
-    cfg = TINY_UNET_CONFIG if tiny else SD2_BASE_UNET_CONFIG
-    m = MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"])
-    randomize_zero_init(m, std=0.02)                       # trained-like: every layer does real work
-    return m.to(dev, dtype).eval(), cfg
-
-
 def kind_of(m, base_ids):
-    if isinstance(m, TemporalConvLayer): return "temporal ResBlocks"
+    if isinstance(m, (TemporalConvLayer, VideoLDMResBlock)): return "temporal ResBlocks"
     if isinstance(m, TransformerTemporalModel): return "temporal attentions"
     if id(m) in base_ids: return base_ids[id(m)]
     return None
@@ -76,10 +64,12 @@ def timed_step(model, args_, dev, base_ids):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true"); p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--temporal-resblock", default="videoldm", choices=["videoldm", "modelscope"],
+                   help="the temporal ResBlocks: Video LDM's (the package's default) or ModelScope's (moviefactory-mini's)")
     p.add_argument("--out"); a = p.parse_args(argv)
     dev = torch.device("cuda" if torch.cuda.is_available() and not a.tiny else "cpu")
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
-    model, cfg = build(a.tiny, dev, dtype)
+    model, cfg = build_movie_unet(a.tiny, dev, dtype, a.temporal_resblock)
     base_ids = {id(m): ("base ResBlocks" if "resnets" in path else "base attentions") for path, m in pretrained_spatial_layers(model.unet)}
     F, H, W = (4, 8, 8) if a.tiny else (16, 40, 96)
     x = torch.randn(2, 4, F, H, W, device=dev, dtype=dtype)
@@ -103,9 +93,9 @@ def main(argv=None):
     base_res = sum(tot(f"MovieUNet.unet.{p}") for p, m in pretrained_spatial_layers(model.unet) if "resnets" in p)
     fl["base attentions"], fl["base ResBlocks"] = base_attn, base_res   # (hooks run after the counter leaves a module)
     fl["total"] = tot("MovieUNet")
-    name = torch.cuda.get_device_name() if dev.type == "cuda" else "CPU"
+    name = device_name(dev)
     lines = [f"# MovieUNet step by part: {name}", "",
-             f"{'tiny config' if a.tiny else 'SD2-base config'}, CFG batch 2, {F} frames of latent {H}x{W}, {dtype}, eager; median of {a.repeats} steps.", "",
+             f"{'tiny config' if a.tiny else 'SD2-base config'}, CFG batch 2, {F} frames of latent {H}x{W}, {dtype}, eager, {a.temporal_resblock} temporal ResBlocks; median of {a.repeats} steps.", "",
              "| part | ms | share of time | TFLOP | share of FLOPs | TFLOP/s |", "|---|---:|---:|---:|---:|---:|"]
     rest_ms = ms["total"] - sum(ms[k] for k in KINDS); rest_fl = fl["total"] - sum(fl[k] for k in KINDS)
     for k, t, f in [(k, ms[k], fl[k]) for k in KINDS] + [("everything else (embeddings, down/up-samplers, norms, glue)", rest_ms, rest_fl), ("total", ms["total"], fl["total"])]:

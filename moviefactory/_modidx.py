@@ -2,8 +2,8 @@
 
 d = { 'settings': { 'branch': 'main',
                 'doc_baseurl': '/moviefactory',
-                'doc_host': 'https://moviefactory.github.io',
-                'git_url': 'https://github.com/moviefactory/moviefactory',
+                'doc_host': 'https://docs.moviefactory.invalid',
+                'git_url': 'https://git.moviefactory.invalid/moviefactory',
                 'lib_path': 'moviefactory'},
   'syms': { 'moviefactory.audio': { 'moviefactory.audio.AudioItem': ('audio.html#audioitem', 'moviefactory/audio.py'),
                                     'moviefactory.audio.AudioItem.load': ('audio.html#audioitem.load', 'moviefactory/audio.py'),

@@ -1,8 +1,10 @@
 """The docs site: built offline from the notebooks, opened in a real headless Chromium.
 
 Checks that the core chapter's page shows an exported function's signature and docstring as the
-browser renders it, and saves a screenshot to `_docs/screenshot-core.png`; and that stored outputs read as in
-Jupyter: Markdown() tables are tables, progress bars show their last state.
+browser renders it, and saves a screenshot to `_docs/screenshot-core.png`; that stored outputs read as in
+Jupyter: Markdown() tables are tables, progress bars show their last state; and that the site needs no network:
+no page loads a script or stylesheet from another host, the maths is typeset by the MathJax copied into the site
+(checked in Chromium, `_docs/screenshot-maths.png`), and "source" links open the package source shipped with it.
 """
 import functools, html, http.server, os, re, shutil, subprocess, sys, threading
 from pathlib import Path
@@ -79,3 +81,61 @@ def test_core_page_in_chromium(site, tmp_path):
     shot.unlink(missing_ok=True)
     _chromium(f"--screenshot={shot}", "--window-size=1280,1600", f"{site}/00_core.html", tmp_path=tmp_path)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+# What a page may load at once from elsewhere: nothing. (sphinx-thebe's THEBE_JS_URL is a string its script would
+# fetch only when a reader presses a launch button, which this site does not show; it loads nothing by itself.)
+_REMOTE_ASSET = re.compile(r"<(?:script|img|iframe)[^>]*\ssrc=\"(?:https?:)?//|<link[^>]*\shref=\"(?:https?:)?//[^\"]*\"[^>]*>")
+
+
+def test_no_page_loads_from_a_network(site):
+    "No script, stylesheet or image from another host; MathJax from the site's own _static/, not a CDN."
+    remote = {p.name: m[0][:120] for p in DOCS.glob("*.html") if (m := [l for l in _REMOTE_ASSET.findall(p.read_text())
+                                                                   if "stylesheet" in l or "<link" not in l])}
+    assert not remote, f"pages that load from the network: {remote}"
+    pages = [p for p in DOCS.glob("*.html") if 'class="math' in p.read_text()]
+    assert {"03_domain_norm.html", "13_eval.html"} <= {p.name for p in pages}, "the chapters with maths have no maths"
+    for p in pages:
+        text = p.read_text()
+        assert "mathjax@" not in text and "cdn.jsdelivr" not in text, f"{p.name}: MathJax from a CDN"
+        src = re.search(r'<script[^>]*src="(_static/mathjax/MathJax\.js)\?config=([\w-]+)"', text)
+        assert src, f"{p.name}: no local MathJax"
+        assert (DOCS / src[1]).is_file() and (DOCS / "_static/mathjax/config" / f"{src[2]}.js").is_file()
+
+
+def test_maths_typeset_offline(site, tmp_path):
+    "Chromium typesets every formula of the eval chapter with the site's MathJax: no raw \\( ... \\) is left."
+    page = (DOCS / "13_eval.html").read_text()
+    n = page.count('class="math notranslate')
+    assert n >= 3, "13_eval: expected the Frechet distance's formulas"
+    r = _chromium("--virtual-time-budget=20000", "--dump-dom", f"{site}/13_eval.html", tmp_path=tmp_path)
+    dom = r.stdout
+    typeset = len(re.findall(r'<span class="MathJax"[^>]*id="MathJax-Element-\d+-Frame"', dom))
+    assert typeset == n, f"13_eval: {typeset} of {n} formulas typeset; {r.stderr[-1000:]}"
+    assert "Math Processing Error" not in dom
+    shot = DOCS / "screenshot-maths.png"
+    shot.unlink(missing_ok=True)
+    _chromium("--virtual-time-budget=20000", f"--screenshot={shot}", "--window-size=1200,2600", f"{site}/13_eval.html",
+              tmp_path=tmp_path)
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_source_links_open_the_shipped_source(site):
+    "Every source link points to a page of the package source in the site, at a line that exists there."
+    links = {(p.name, m[1], m[2]) for p in DOCS.glob("*.html") for m in re.finditer(r'href="src/([\w/]+\.py)\.html#L-(\d+)"', p.read_text())}
+    assert len(links) > 50, "too few source links: show_doc's are missing"
+    for name, py, line in links:
+        target = DOCS / "src" / f"{py}.html"
+        assert target.is_file(), f"{name}: {py} is not in the site"
+        assert f'id="L-{line}"' in target.read_text(), f"{name}: {py} has no line {line}"
+    stray = {p.name for p in DOCS.glob("*.html") if re.search(r'href="https?://[^"]*/blob/[^"]*/moviefactory/', p.read_text())}
+    assert not stray, f"source links that leave the site: {stray}"
+
+
+def test_measurement_links_reach_the_bench_page(site):
+    "Chapters keep one sentence and a link for their measurement logs: each link reaches a heading of bench.html."
+    page = (DOCS / "bench.html").read_text()
+    links = {(p.name, m[1]) for p in DOCS.glob("*.html") for m in re.finditer(r'href="bench\.html#([\w-]+)"', p.read_text())}
+    assert {n for n, _ in links} >= {"06_unet.html", "13_eval.html"}, links
+    missing = [(n, a) for n, a in links if f'id="{a}"' not in page]
+    assert not missing, f"links to bench.html without their heading: {missing}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Pack a (trimmed) text encoder folder into int8 for carrying to the GPU machine, or unpack it there.
 
-    python tools/pack_text_encoder.py pack   .carry/minilm  .carry/minilm8   # here: ~11 MB instead of ~22 MB
-    python tools/pack_text_encoder.py unpack .carry/minilm8 /tmp/minilm       # there: a float32 folder again
+    python tools/dev/pack_text_encoder.py pack   .carry/minilm  .carry/minilm8   # here: ~11 MB instead of ~22 MB
+    python tools/dev/pack_text_encoder.py unpack .carry/minilm8 /tmp/minilm       # there: a float32 folder again
 Matrices are stored as int8 with one float32 scale per row (absmax); vectors stay float16.
 """
 import shutil, sys

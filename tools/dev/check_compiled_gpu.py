@@ -4,8 +4,8 @@ channels-last) run eagerly and through `torch.compile`, in fp32 without TF32; pr
 above --tol. On a GPU this exercises the paths only a compiled GPU step takes (`compiled_gpu_paths`: per-channel-sum
 GroupNorms and channels-last ResBlock inputs; FlexAttention's main kernel; the text cross-attention tokens as they are).
 
-    python tools/check_compiled_gpu.py                 # cuda if there is one (on an H100: 77 s of compiling, difference 2.4e-06)
-    python tools/check_compiled_gpu.py --device cpu    # the same check on the CPU, where those paths stay off (100 s cold)
+    python tools/dev/check_compiled_gpu.py                 # cuda if there is one (on an H100: 77 s of compiling, difference 2.4e-06)
+    python tools/dev/check_compiled_gpu.py --device cpu    # the same check on the CPU, where those paths stay off (100 s cold)
 """
 import argparse, sys, time
 import torch

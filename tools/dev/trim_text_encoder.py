@@ -2,7 +2,7 @@
 """Write a trimmed MiniLM (float16) that covers every word piece the toy world's captions use, for carrying
 to the GPU machine (64 MiB per call). For those captions it gives the same states as the full model.
 
-    python tools/trim_text_encoder.py .carry/minilm
+    python tools/dev/trim_text_encoder.py .carry/minilm
 """
 import sys
 from itertools import product

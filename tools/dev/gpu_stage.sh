@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Run stages of moviefactory-mini on the lent GPU machine (see the device notes in CONTRIBUTING/README):
-#   bash tools/gpu_stage.sh INIT_DIR "STAGE:MINUTES[:BATCH[:LR]] ..."
+# Run stages of moviefactory-mini on the lent GPU machine (how GPU calls are made: CONTRIBUTING.md; this folder: tools/dev/README.md):
+#   bash tools/dev/gpu_stage.sh INIT_DIR "STAGE:MINUTES[:BATCH[:LR]] ..."
 # Needs carried: .whl (diffusers + fastcore wheels), .carry/minilm8 (the trimmed text encoder from
-# tools/trim_text_encoder.py, packed to int8 by tools/pack_text_encoder.py to fit the 64 MiB a call may carry).
+# tools/dev/trim_text_encoder.py, packed to int8 by tools/dev/pack_text_encoder.py to fit the 64 MiB a call may carry).
 # Writes the new weights, logs and summaries into $OUT as a tar split in 15 MB parts (vae/ and unet/ only when a
 # stage trained them). EVAL_N=96 also scores the result (after the weights are packed, so a call that runs out of time keeps them) on held-out captions (tools/eval_mini.py) into $OUT/eval
 # (EVAL_ROWS="stage 2,stage 3" for only those rows; SAMPLERS=dpm:6:0.5,... adds sampler rows). ZERO_SNR=1 trains with the zero-terminal-SNR schedule.
@@ -16,7 +16,7 @@ set -uo pipefail
 init=$1; stages=$2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 MOVIEFACTORY_PROGRESS=0
-te=/tmp/minilm; python3 tools/pack_text_encoder.py unpack .carry/minilm8 $te || exit 1
+te=/tmp/minilm; python3 tools/dev/pack_text_encoder.py unpack .carry/minilm8 $te || exit 1
 nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv
 work=/tmp/mini; mkdir -p $work
 [ -d "$init" ] && cp -r "$init"/. $work/
