@@ -18,9 +18,9 @@ from diffusers.models.modeling_utils import ModelMixin
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'Understanding', 'PictureEncoder', 'picture_states',
-           'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images', 'subject_crop',
-           'picture_match', 'proxy_concept_score']
+__all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_concepts', 'Understanding', 'PictureEncoder',
+           'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images',
+           'subject_crop', 'picture_match', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
 @torch.no_grad()
@@ -120,7 +120,19 @@ def lookup(self: ConceptIndex, phrase: str) -> tuple[int, str, float] | None:
     (i,), (s,) = self.best([p])
     return (int(i), self.concepts[i]["name"], float(s)) if s >= self.threshold else None
 
-# %% ../nbs/06a_retrieval.ipynb #9deaa56b
+# %% ../nbs/06a_retrieval.ipynb #f56477cf
+@patch(cls_method=True)
+def from_atlas(cls: ConceptIndex, atlas, places: Sequence = (), tokenizer=None, model=None, **kw) -> ConceptIndex:
+    """An index of `atlas`'s concepts (`picture`: their atlas index) and of `places` (names or concept dicts, drawn by the
+    background: no picture). Places come first, so a place that is also a picture's name ("desert") stays a place."""
+    cs = [dict(p, picture=None) if isinstance(p, dict) else {"name": str(p), "picture": None} for p in places]
+    return cls(cs + atlas_concepts(atlas), tokenizer, model, **kw)
+
+def atlas_concepts(atlas, start: int = 0) -> list[dict]:
+    "`atlas`'s concepts for an index, their pictures numbered from `start` (a user's atlas after the library: `len(library.concepts)`)."
+    return [{"name": c["name"], "synonyms": c.get("synonyms", []), "picture": start + i} for i, c in enumerate(atlas.concepts)]
+
+# %% ../nbs/06a_retrieval.ipynb #ba567706
 @patch
 def concepts_in(self: ConceptIndex, text: str, max_words: int = 3) -> list[ConceptMatch]:
     "The concepts `text` names, in the order of the text: one `ConceptMatch` per phrase, each word used at most once."
@@ -160,7 +172,7 @@ def understand(self: ConceptIndex, text: str) -> Understanding:
     words = _words(text)
     return Understanding(matches, [w for i, w in enumerate(words) if i not in used and w not in self.stopwords and not w.isdigit()])
 
-# %% ../nbs/06a_retrieval.ipynb #9d818ebf
+# %% ../nbs/06a_retrieval.ipynb #35d0d839
 class PictureEncoder(ModelMixin, ConfigMixin):
     "RGBA pictures `(B, S, 4, P, P)` -> tokens `(B, S * T, width)`, T = (P / patch)^2 per picture slot."
     @register_to_config
@@ -205,7 +217,7 @@ def picture_states(text_states: torch.Tensor, tokens: torch.Tensor) -> torch.Ten
         raise MovieFactoryError(f"picture tokens {tuple(tokens.shape)} do not fit text states {tuple(text_states.shape)}: same batch and width needed")
     return torch.cat([text_states, tokens.to(text_states.dtype)], 1)
 
-# %% ../nbs/06a_retrieval.ipynb #4d4e2373
+# %% ../nbs/06a_retrieval.ipynb #6e5b9624
 class RetrievalUNet(nn.Module):
     "A base `UNet2DConditionModel` and a `PictureEncoder`, trained as one: its conditioning is text states + picture tokens."
     def __init__(self, unet, pictures: PictureEncoder):
@@ -240,7 +252,7 @@ class RetrievalUNet(nn.Module):
                else PictureEncoder(width=unet.config.cross_attention_dim, max_slots=max_slots))
         return cls(unet, enc).float()
 
-# %% ../nbs/06a_retrieval.ipynb #7ac61f48
+# %% ../nbs/06a_retrieval.ipynb #634a052e
 def sprite_batch(world, step: int, batch_size: int, num_frames: int = 1, max_slots: int = 2, object_weight: float = 2.0,
                  p_uncond: float = 0.1, p_no_pictures: float = 0.1, p_no_text: float = 0.1, seed: int = 0) -> dict:
     """Batch `step` of a sprite world: uint8 `pixels` (B, K, H, W, 3) of K random frames per clip, `captions`,
@@ -280,7 +292,7 @@ def retrieval_loss(ld, max_cached_captions: int = 20000):
         return ld.loss(lambda x, t, s: model(x, t, s, pics, present, repeat=K), z, states, wts, g)
     return f
 
-# %% ../nbs/06a_retrieval.ipynb #a7253d36
+# %% ../nbs/06a_retrieval.ipynb #975ea29d
 def retrieve(index: ConceptIndex, pictures, text: str, max_slots: int = 2):
     """The library `pictures` (N, P, P, 4) of the concepts `text` names, in its order: `(pictures (S, 4, P, P) uint8,
     present (S,) bool, matches)`; concepts without a picture (places) are skipped."""
@@ -312,7 +324,7 @@ def sample_images(model: RetrievalUNet, ld, captions: Sequence[str], pictures, p
     px = ld.vae.decode(x / ld.vae.config.scaling_factor).sample.float().clamp(-1, 1)
     return ((px + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
-# %% ../nbs/06a_retrieval.ipynb #65cb6e9d
+# %% ../nbs/06a_retrieval.ipynb #ae604a48
 def subject_crop(frame: np.ndarray, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     "`(crop (size, size, 3) float, background colour (3,))`: the square around the pixels that differ most from their row's median."
     f = frame.astype(np.float32) / 255
