@@ -20,7 +20,7 @@ from .core import MovieFactoryError
 # %% auto #0
 __all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_concepts', 'Understanding', 'PictureEncoder',
            'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images',
-           'subject_crop', 'picture_match', 'proxy_concept_score']
+           'retrieval_prompt_embeds', 'subject_crop', 'picture_match', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
 @torch.no_grad()
@@ -324,7 +324,20 @@ def sample_images(model: RetrievalUNet, ld, captions: Sequence[str], pictures, p
     px = ld.vae.decode(x / ld.vae.config.scaling_factor).sample.float().clamp(-1, 1)
     return ((px + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
-# %% ../nbs/06a_retrieval.ipynb #ae604a48
+# %% ../nbs/06a_retrieval.ipynb #fb44d857
+@torch.no_grad()
+def retrieval_prompt_embeds(pipe, encoder: PictureEncoder, index: ConceptIndex, pictures, prompts: Sequence[str],
+                            max_slots: int = 2):
+    "`(prompt_embeds, negative_prompt_embeds, matches per prompt)` for `MoviePipeline`: text states + retrieved pictures' tokens; guidance against no text, no pictures."
+    got = [retrieve(index, pictures, p, max_slots) for p in prompts]
+    dev = pipe.unet.device
+    pics, present = torch.stack([g[0] for g in got]).to(dev), torch.stack([g[1] for g in got]).to(dev)
+    encoder = encoder.to(dev)
+    cond = picture_states(pipe.encode_prompt(list(prompts)), encoder(pics, present))
+    unc = picture_states(pipe.encode_prompt([""] * len(prompts)), encoder(pics, torch.zeros_like(present)))
+    return cond, unc, [g[2] for g in got]
+
+# %% ../nbs/06a_retrieval.ipynb #05c00d08
 def subject_crop(frame: np.ndarray, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
     "`(crop (size, size, 3) float, background colour (3,))`: the square around the pixels that differ most from their row's median."
     f = frame.astype(np.float32) / 255

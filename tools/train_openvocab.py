@@ -69,9 +69,9 @@ def text_encoder_folder(path, tmp):
     return str(dst)
 
 
-def worlds(a, split, seed):
+def worlds(a, split, seed, num_frames=16):
     from moviefactory.sprites import SpriteWorld
-    return SpriteWorld(seed=seed, domains=tuple(a.domains.split(",")), split=split)
+    return SpriteWorld(seed=seed, domains=tuple(a.domains.split(",")), split=split, num_frames=num_frames)
 
 
 def concept_index(atlas, tok, te):
@@ -167,7 +167,7 @@ def main(argv=None):
     vae = AutoencoderKL.from_pretrained(mini_dir() / "vae", torch_dtype=torch.float32)
     ld = LatentDiffusion(vae, tok, te, sched).to(dev)
     if a.compile: model.unet.compile()
-    world = worlds(a, "train", a.seed)
+    world = worlds(a, "train", a.seed, num_frames=a.frames)      # frames as images: render only those used
     batches = lambda s: sprite_batch(world, s, a.batch, a.frames, max_slots=a.max_slots, seed=a.seed)
     cfg = TrainConfig(output_dir=str(Path(tmp) / "run"), max_steps=a.max_steps, batch_size=a.batch, lr=a.lr,
                       warmup_steps=a.warmup, ema_decay=a.ema, checkpoint_every=10**9, log_every=a.log_every, seed=a.seed,
