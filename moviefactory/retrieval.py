@@ -20,20 +20,24 @@ from .core import MovieFactoryError
 # %% auto #0
 __all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_concepts', 'Understanding', 'PictureEncoder',
            'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images',
-           'retrieval_prompt_embeds', 'subject_crop', 'picture_match', 'proxy_concept_score']
+           'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
 @torch.no_grad()
 def embed_phrases(tokenizer, model, texts: Sequence[str], batch_size: int = 256, max_length: int = 32) -> np.ndarray:
     "Unit-length sentence embeddings `(N, D)` float32: masked mean of the last token states, L2-normalised (sentence-transformers' pooling)."
     dev, out = next(model.parameters()).device, []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))     # similar lengths together: little padding
+    texts = [texts[i] for i in order]
     for i in range(0, len(texts), batch_size):
-        ids = tokenizer(list(texts[i:i + batch_size]), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        ids = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         ids = {k: v.to(dev) for k, v in ids.items()}
         h = model(**ids).last_hidden_state.float()
         m = ids["attention_mask"].unsqueeze(-1).float()
         out.append(F.normalize((h * m).sum(1) / m.sum(1).clamp_min(1e-9), dim=-1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, model.config.hidden_size), np.float32)
+    if not out: return np.zeros((0, model.config.hidden_size), np.float32)
+    e = torch.cat(out).numpy()
+    return e[np.argsort(order)]
 
 # %% ../nbs/06a_retrieval.ipynb #ee131a20
 class ConceptMatch(NamedTuple):
@@ -53,7 +57,9 @@ our ours we us you your i me my mine some any each every all both one two three 
 most other another such what which who whom whose when where why how not no yes can could will would should may might
 must do does did done has have had up down left right away back out off slowly quickly fast slow together toward
 towards scene shot view camera pan pans panning zoom zooms zooming static still moves move moving goes go going
-flies fly_ swims floats float walks runs drives rolls falls rises jumps chases chase meets meet flees flee
+flies swims floats float walks runs drives rolls falls rises rising jumps chases chase chasing meets meet flees flee
+fleeing escapes climbs climb sinks drops heads heading travels approach approaches approaching recede recedes receding
+comes coming closer distance viewer makes front
 4k high resolution cinematic detailed smooth motion hd quality""".split())
 "Words that never name a concept: function words, motion and camera words, quality words."
 
@@ -68,7 +74,7 @@ class ConceptIndex:
         if tokenizer is None or model is None: tokenizer, model = _default_encoder()
         self.tok, self.model, self.threshold, self.stopwords = tokenizer, model, float(threshold), frozenset(stopwords)
         self.concepts, self.keys, self.owner = [], [], []
-        self._emb = np.zeros((0, model.config.hidden_size), np.float32)
+        self._emb, self._bonus = np.zeros((0, model.config.hidden_size), np.float32), np.zeros(0, np.float32)
         self._phrases: dict[str, np.ndarray] = {}
         self.add(concepts)
 
@@ -84,6 +90,8 @@ class ConceptIndex:
                 if k: new_keys.append(k); new_owner.append(i)
         if new_keys:
             self._emb = np.concatenate([self._emb, embed_phrases(self.tok, self.model, new_keys)])
+            names = [" ".join(_words(self.concepts[o]["name"])) for o in new_owner]
+            self._bonus = np.concatenate([self._bonus, [1e-4 * (k == n) for k, n in zip(new_keys, names)]]).astype(np.float32)
             self.keys += new_keys; self.owner += new_owner
         return self
 
@@ -108,7 +116,7 @@ def embed(self: ConceptIndex, phrases: Sequence[str]) -> np.ndarray:
 @patch
 def best(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     "For each phrase the index of its nearest concept and the similarity, whatever the threshold."
-    s = self.embed(phrases) @ self._emb.T                       # (phrases, keys)
+    s = self.embed(phrases) @ self._emb.T + self._bonus          # (phrases, keys); a concept's own name wins a tie
     k = s.argmax(1)
     return np.asarray(self.owner)[k], s[np.arange(len(phrases)), k]
 
@@ -122,11 +130,22 @@ def lookup(self: ConceptIndex, phrase: str) -> tuple[int, str, float] | None:
 
 # %% ../nbs/06a_retrieval.ipynb #f56477cf
 @patch(cls_method=True)
-def from_atlas(cls: ConceptIndex, atlas, places: Sequence = (), tokenizer=None, model=None, **kw) -> ConceptIndex:
-    """An index of `atlas`'s concepts (`picture`: their atlas index) and of `places` (names or concept dicts, drawn by the
-    background: no picture). Places come first, so a place that is also a picture's name ("desert") stays a place."""
-    cs = [dict(p, picture=None) if isinstance(p, dict) else {"name": str(p), "picture": None} for p in places]
+def from_atlas(cls: ConceptIndex, atlas, places: Sequence | dict = (), tokenizer=None, model=None, **kw) -> ConceptIndex:
+    """An index of `atlas`'s concepts (`picture`: their atlas index) and of `places`, drawn by the background (no picture):
+    names, or a dict of name -> phrases ("on a starry night": its content words become a synonym, "starry night").
+    Places come first, so a place that is also a picture's name ("desert") stays a place."""
+    if isinstance(places, dict):
+        strip = lambda p: " ".join(_trim(_words(p)))
+        cs = [{"name": n, "synonyms": [x for x in map(strip, ps) if x], "picture": None} for n, ps in places.items()]
+    else: cs = [{"name": str(p), "picture": None} for p in places]
     return cls(cs + atlas_concepts(atlas), tokenizer, model, **kw)
+
+def _trim(words: list[str]) -> list[str]:
+    "Words without the stop words at either end."
+    a, b = 0, len(words)
+    while a < b and words[a] in STOPWORDS: a += 1
+    while b > a and words[b - 1] in STOPWORDS: b -= 1
+    return words[a:b]
 
 def atlas_concepts(atlas, start: int = 0) -> list[dict]:
     "`atlas`'s concepts for an index, their pictures numbered from `start` (a user's atlas after the library: `len(library.concepts)`)."
@@ -134,15 +153,14 @@ def atlas_concepts(atlas, start: int = 0) -> list[dict]:
 
 # %% ../nbs/06a_retrieval.ipynb #ba567706
 @patch
-def concepts_in(self: ConceptIndex, text: str, max_words: int = 3) -> list[ConceptMatch]:
+def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[ConceptMatch]:
     "The concepts `text` names, in the order of the text: one `ConceptMatch` per phrase, each word used at most once."
-    words = _words(text)
-    runs, cur = [], []
-    for i, w in enumerate(words):
-        if w in self.stopwords or w.isdigit(): (runs.append(cur) if cur else None); cur = []
-        else: cur.append(i)
-    if cur: runs.append(cur)
-    spans = [(r[a], r[a] + n) for r in runs for n in range(1, max_words + 1) for a in range(len(r) - n + 1)]
+    words, part = [], []                                # punctuation ends a phrase: "at sea: a hamster"
+    for k, piece in enumerate(re.split(r"[,.;:!?()]+", str(text))): w = _words(piece); words += w; part += [k] * len(w)
+    content = [w not in self.stopwords and not w.isdigit() for w in words]
+    keys = set(self.keys)                               # a name with stop words ("globe with meridians") only whole
+    spans = [(a, b) for a in range(len(words)) for b in range(a + 1, min(a + max_words, len(words)) + 1)
+             if part[a] == part[b - 1] and (all(content[a:b]) or (b - a > 1 and " ".join(words[a:b]) in keys))]
     if not spans: return []
     phrases = [" ".join(words[a:b]) for a, b in spans]
     idx, score = self.best(phrases)
@@ -337,46 +355,31 @@ def retrieval_prompt_embeds(pipe, encoder: PictureEncoder, index: ConceptIndex, 
     unc = picture_states(pipe.encode_prompt([""] * len(prompts)), encoder(pics, torch.zeros_like(present)))
     return cond, unc, [g[2] for g in got]
 
-# %% ../nbs/06a_retrieval.ipynb #05c00d08
-def subject_crop(frame: np.ndarray, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    "`(crop (size, size, 3) float, background colour (3,))`: the square around the pixels that differ most from their row's median."
-    f = frame.astype(np.float32) / 255
-    bg_rows = np.median(f, axis=1, keepdims=True)
-    d = torch.from_numpy(np.abs(f - bg_rows).sum(-1))[None, None]
-    d = F.avg_pool2d(d, 5, 1, 2)[0, 0].numpy()
-    y, x = np.unravel_index(d.argmax(), d.shape)
-    ys, xs = np.nonzero(d > 0.35 * d.max())
-    near = (abs(ys - y) < 40) & (abs(xs - x) < 40)
-    ys, xs = ys[near], xs[near]
-    half = max(6, (max(ys.max() - ys.min(), xs.max() - xs.min()) + 1) // 2 + 2)
-    cy, cx = (ys.max() + ys.min()) // 2, (xs.max() + xs.min()) // 2
-    t = torch.from_numpy(f).permute(2, 0, 1)[None]
-    t = F.pad(t, (half, half, half, half), mode="replicate")
-    crop = t[:, :, cy:cy + 2 * half, cx:cx + 2 * half]
-    crop = F.interpolate(crop, size=(size, size), mode="area")[0].permute(1, 2, 0).numpy()
-    return crop, bg_rows[min(max(cy, 0), f.shape[0] - 1), 0]
-
-def _look(img: np.ndarray) -> np.ndarray:
-    "A unit vector for comparing small colour pictures: their 8x8 colours (mean removed) and a 4x4x4 colour histogram."
-    t = torch.from_numpy(np.ascontiguousarray(img, np.float32)).permute(2, 0, 1)[None]
-    small = F.adaptive_avg_pool2d(t, 8)[0].flatten().numpy()
-    small = small - small.mean()
-    q = np.clip((img * 4).astype(int), 0, 3).reshape(-1, 3)
-    hist = np.bincount(q[:, 0] * 16 + q[:, 1] * 4 + q[:, 2], minlength=64).astype(np.float32)
-    v = np.concatenate([small / (np.linalg.norm(small) + 1e-6), hist / (np.linalg.norm(hist) + 1e-6)])
-    return v / np.linalg.norm(v)
-
-def picture_match(frame: np.ndarray, candidates: np.ndarray) -> int:
-    "Which of `candidates` (K, P, P, 4) uint8 the most different region of `frame` (H, W, 3) uint8 looks most like."
-    crop, bg = subject_crop(frame, candidates.shape[1])
-    a = candidates.astype(np.float32)[..., 3:] / 255
-    comp = candidates.astype(np.float32)[..., :3] / 255 * a + bg * (1 - a)
-    return int(np.argmax([_look(c) @ _look(crop) for c in comp]))
+# %% ../nbs/06a_retrieval.ipynb #c5e81d45
+@torch.no_grad()
+def picture_scores(frame: np.ndarray, candidates: np.ndarray, sizes=(16, 24, 32, 40), scale: float = 0.5) -> np.ndarray:
+    "For each candidate picture `(K, P, P, 4)` uint8 its best masked normalised cross-correlation with `frame` `(H, W, 3)` uint8 over positions and `sizes` (pixels)."
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    I = F.interpolate(torch.as_tensor(np.asarray(frame), device=dev).permute(2, 0, 1)[None].float() / 255, scale_factor=scale, mode="area")
+    I2 = (I * I).sum(1, keepdim=True)
+    c = torch.as_tensor(np.asarray(candidates), device=dev).permute(0, 3, 1, 2).float() / 255
+    best = torch.full((len(c),), -1.0, device=dev)
+    for s in {max(4, round(s * scale)) for s in sizes}:
+        if s > min(I.shape[-2:]): continue
+        t = F.interpolate(c, size=(s, s), mode="area")
+        m, rgb = t[:, 3:], t[:, :3]
+        n = m.flatten(1).sum(1).clamp_min(1e-6)
+        tz = (rgb - ((rgb * m).flatten(2).sum(2) / n[:, None])[..., None, None]) * m       # masked, zero-mean template
+        local = torch.stack([F.conv2d(I[:, ch:ch + 1], m) for ch in range(3)])           # the frame's sums under the mask
+        var = F.conv2d(I2, m) - (local ** 2).sum(0) / n[None, :, None, None]
+        ncc = F.conv2d(I, tz) / (var.clamp_min(1e-6).sqrt() * tz.flatten(1).norm(dim=1)[None, :, None, None])
+        best = torch.maximum(best, ncc.flatten(2).amax(2)[0])
+    return best.cpu().numpy()
 
 def proxy_concept_score(frames, asked: Sequence[int], pictures: np.ndarray, k: int = 8, seed: int = 0) -> float:
-    "PROXY: the fraction of `frames` whose `picture_match` among the asked picture and k-1 random others is the asked one (chance 1/k)."
+    "PROXY: the fraction of `frames` in which, of the asked picture and k-1 random others, `picture_scores` finds the asked one best (chance 1/k)."
     rng, hits = np.random.default_rng(seed), 0
     for fr, a in zip(frames, asked):
         others = rng.choice(np.setdiff1d(np.arange(len(pictures)), [a]), k - 1, replace=False)
-        hits += picture_match(fr, pictures[np.concatenate([[a], others])]) == 0
+        hits += int(np.argmax(picture_scores(fr, pictures[np.concatenate([[a], others])])) == 0)
     return hits / max(1, len(frames))

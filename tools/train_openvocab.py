@@ -77,8 +77,8 @@ def worlds(a, split, seed, num_frames=16):
 def concept_index(atlas, tok, te):
     "The sprite library's pictures and the world's places (no picture), as at sampling time."
     from moviefactory.retrieval import ConceptIndex
-    from moviefactory.sprites import PLACES
-    return ConceptIndex.from_atlas(atlas, PLACES, tok, te)
+    from moviefactory.sprites import PLACES, _PLACE_PHRASES
+    return ConceptIndex.from_atlas(atlas, {p: _PLACE_PHRASES[p] for p in PLACES}, tok, te)
 
 
 def prepare(a):
@@ -91,7 +91,7 @@ def prepare(a):
     texts = [" ".join([c["name"], *c.get("synonyms", [])]) for c in atlas.concepts] + sorted(STOPWORDS)
     for split in ("train", "heldout"):
         w = worlds(a, split, 0)
-        texts += [w.caption(i) if hasattr(w, "caption") else w[i].caption for i in range(0, 4000 if hasattr(w, "caption") else 400)]
+        texts += [w.spec(i).caption() for i in range(20000)]
     texts.append("4K, high resolution, cinematic, detailed, smooth camera motion, slowly, quickly, the, and, with, then")
     with tempfile.TemporaryDirectory() as tmp:
         trim_text_encoder(texts, Path(tmp) / "minilm", dtype=torch.float16)
