@@ -376,10 +376,10 @@ def picture_scores(frame: np.ndarray, candidates: np.ndarray, sizes=(16, 24, 32,
         best = torch.maximum(best, ncc.flatten(2).amax(2)[0])
     return best.cpu().numpy()
 
-def proxy_concept_score(frames, asked: Sequence[int], pictures: np.ndarray, k: int = 8, seed: int = 0) -> float:
-    "PROXY: the fraction of `frames` in which, of the asked picture and k-1 random others, `picture_scores` finds the asked one best (chance 1/k)."
+def proxy_concept_score(frames, asked: Sequence[int], pictures: np.ndarray, k: int = 8, seed: int = 0, **kw) -> float:
+    "PROXY: the fraction of `frames` in which, of the asked picture and k-1 random others, `picture_scores(**kw)` finds the asked one best (chance 1/k)."
     rng, hits = np.random.default_rng(seed), 0
     for fr, a in zip(frames, asked):
         others = rng.choice(np.setdiff1d(np.arange(len(pictures)), [a]), k - 1, replace=False)
-        hits += int(np.argmax(picture_scores(fr, pictures[np.concatenate([[a], others])])) == 0)
+        hits += int(np.argmax(picture_scores(fr, pictures[np.concatenate([[a], others])], **kw)) == 0)
     return hits / max(1, len(frames))

@@ -115,6 +115,8 @@ def grid(path, rows):
     fig.tight_layout(); fig.savefig(path, dpi=80, format="jpg", pil_kwargs={"quality": 80}); plt.close(fig)
 
 
+PROXY = dict(k=8, scale=1.0, sizes=(16, 20, 24, 28, 32, 40, 48))   # full resolution, more sizes: cheap on a GPU
+
 def evaluate(a, model, ld, atlas, index, out):
     import numpy as np, torch
     from moviefactory.retrieval import retrieve, sample_images, proxy_concept_score
@@ -131,8 +133,8 @@ def evaluate(a, model, ld, atlas, index, out):
         first = [index.concepts[g[2][0].index]["picture"] if g[2] else -1 for g in got]
         real = [c.frames[len(c.frames) // 2] for c in clips]
         res[split] = {"n": len(clips), "retrieved_first_subject": float(np.mean([f == s for f, s in zip(first, asked)])),
-                      "proxy_concept_score_generated": proxy_concept_score(frames, asked, atlas.pictures, k=8, seed=1),
-                      "proxy_concept_score_real_renders": proxy_concept_score(real, asked, atlas.pictures, k=8, seed=1),
+                      "proxy_concept_score_generated": proxy_concept_score(frames, asked, atlas.pictures, seed=1, **PROXY),
+                      "proxy_concept_score_real_renders": proxy_concept_score(real, asked, atlas.pictures, seed=1, **PROXY),
                       "proxy_chance": 1 / 8}
         for i in range(min(6, len(clips))):
             rows.append({"split": split, "caption": caps[i], "generated": frames[i], "real": real[i],
