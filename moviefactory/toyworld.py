@@ -15,6 +15,7 @@ from .core import MovieFactoryError
 __all__ = ['OBJECTS', 'COLOURS', 'BACKGROUNDS', 'MOTIONS', 'CAMERAS', 'DOMAINS', 'SOUND_CLASSES', 'RGB', 'N_PHRASINGS',
            'HELDOUT_FRACTION', 'SHAPES', 'WATERMARK_TEXT', 'ObjectSpec', 'SceneSpec', 'mirrored', 'all_combos',
            'heldout_combos', 'random_spec', 'sprite', 'background_image', 'watermark_layer', 'add_watermark', 'ToyClip',
+           'motion_scale', 'motion_path', 'pan_width', 'camera_frames', 'domain_shot', 'domain_finish', 'clip_boxes',
            'render', 'filmstrip', 'show_clips', 'ToyWorld']
 
 # %% ../nbs/01_toyworld.ipynb #76a4d74e
@@ -498,40 +499,49 @@ def _turn_for(kind: str, motion: str, facing_right: bool) -> str:
 
 def _lanes(n): return {1: [0.5], 2: [0.3, 0.7], 3: [0.2, 0.5, 0.8]}[n]
 
+def motion_scale(motion: str, F: int, rng) -> np.ndarray:
+    "Per-frame size factor (F,): about 0.45 -> 1.4 to approach, the reverse to recede, else ones."
+    if motion not in ("approach", "recede"): return np.ones(F)
+    t = np.linspace(0, 1, F)
+    s0, s1 = rng.uniform(0.4, 0.5), rng.uniform(1.35, 1.5)
+    return s0 + (s1 - s0) * t if motion == "approach" else s1 + (s0 - s1) * t
+
+def motion_path(motion: str, ext_x: float, ext_y: float, lane: float, n: int, F: int, H: int, W: int, rng):
+    """Centres (cx, cy), each (F,), of a thing `ext_x` x `ext_y` pixels moving `motion` in lane `lane` (a
+    fraction of the height, or of the width for up/down movers) of `n` lanes on an H x W canvas."""
+    t = np.linspace(0, 1, F)
+    if motion in ("left", "right"):
+        lo, hi = ext_x / 2 + 0.03 * W, W - ext_x / 2 - 0.03 * W
+        a, b = lo + rng.uniform(0, 0.08) * (hi - lo), hi - rng.uniform(0, 0.08) * (hi - lo)
+        cx = a + (b - a) * t if motion == "right" else b + (a - b) * t
+        cy = np.full(F, lane * H + rng.uniform(-0.04, 0.04) * H)
+    elif motion in ("up", "down"):
+        lo, hi = ext_y / 2 + 0.03 * H, H - ext_y / 2 - 0.03 * H
+        a, b = lo + rng.uniform(0, 0.06) * (hi - lo), hi - rng.uniform(0, 0.06) * (hi - lo)
+        cy = b + (a - b) * t if motion == "up" else a + (b - a) * t
+        lx = lane if n > 1 else rng.uniform(0.3, 0.7)
+        cx = np.full(F, lx * W + rng.uniform(-0.03, 0.03) * W)
+    else:
+        lx = (0.25 + 0.5 * lane) if n > 1 else rng.uniform(0.35, 0.65)
+        cx = np.full(F, lx * W); cy = np.full(F, H * rng.uniform(0.45, 0.55))
+    return cx, cy
+
 def _trajectories(spec: SceneSpec, F: int, H: int, W: int, rng):
     "Per object: (turn, heights (F,), centres x (F,), y (F,)) in pixels of an H x W canvas."
     n = len(spec.objects)
     base = {1: 0.42, 2: 0.32, 3: 0.27}[n] * H
     lanes = _lanes(n)
     if n > 1 and rng.random() < 0.5: lanes = lanes[::-1]
-    t = np.linspace(0, 1, F)
     out = []
     for o, lane in zip(spec.objects, lanes):
         aspect, size, _ = SHAPES[o.kind]
         turn = _turn_for(o.kind, o.motion, rng.random() < 0.5)
         h0 = base * size * rng.uniform(0.92, 1.08)
         h0 = min(h0, 0.42 * W / aspect)                             # long things stay well within the width
-        if o.motion in ("approach", "recede"):
-            s0, s1 = rng.uniform(0.4, 0.5), rng.uniform(1.35, 1.5)
-            scale = s0 + (s1 - s0) * t if o.motion == "approach" else s1 + (s0 - s1) * t
-        else: scale = np.ones(F)
-        hts = np.maximum(np.round(h0 * scale), 4).astype(int)
+        hts = np.maximum(np.round(h0 * motion_scale(o.motion, F, rng)), 4).astype(int)
         wide = turn in ("cw", "ccw")                                 # turned rocket: its length lies along x
         ext_x = (hts * (1 if wide else aspect)).astype(float); ext_y = (hts * (aspect if wide else 1)).astype(float)
-        if o.motion in ("left", "right"):
-            lo, hi = ext_x[0] / 2 + 0.03 * W, W - ext_x[0] / 2 - 0.03 * W
-            a, b = lo + rng.uniform(0, 0.08) * (hi - lo), hi - rng.uniform(0, 0.08) * (hi - lo)
-            cx = a + (b - a) * t if o.motion == "right" else b + (a - b) * t
-            cy = np.full(F, lane * H + rng.uniform(-0.04, 0.04) * H)
-        elif o.motion in ("up", "down"):
-            lo, hi = ext_y[0] / 2 + 0.03 * H, H - ext_y[0] / 2 - 0.03 * H
-            a, b = lo + rng.uniform(0, 0.06) * (hi - lo), hi - rng.uniform(0, 0.06) * (hi - lo)
-            cy = b + (a - b) * t if o.motion == "up" else a + (b - a) * t
-            lx = lane if n > 1 else rng.uniform(0.3, 0.7)
-            cx = np.full(F, lx * W + rng.uniform(-0.03, 0.03) * W)
-        else:
-            lx = (0.25 + 0.5 * lane) if n > 1 else rng.uniform(0.35, 0.65)
-            cx = np.full(F, lx * W); cy = np.full(F, H * rng.uniform(0.45, 0.55))
+        cx, cy = motion_path(o.motion, ext_x[0], ext_y[0], lane, n, F, H, W, rng)
         out.append((turn, hts, cx, cy))
     return out
 
@@ -555,12 +565,16 @@ def _camera_windows(camera: str, F: int, h: int, w: int, pan: int, rng):
     cx0 = w / 2 + rng.integers(0, pan + 1)
     return [(h / 2 - h / 2 / zz, cx0 - w / 2 / zz, h / zz, w / zz) for zz in z]
 
-def _background_frames(spec, F, h, w, rng, grade):
-    pan = int(np.ceil(0.3 * w))
-    bg = background_image(spec.background, h, w + pan, int(rng.integers(4)), grade)
+def pan_width(w: int) -> int:
+    "Extra background width a pan needs: 0.3 of the frame's width."
+    return int(np.ceil(0.3 * w))
+
+def camera_frames(bg: np.ndarray, camera: str, F: int, h: int, w: int, rng) -> np.ndarray:
+    "F frames (F, h, w, 3) seen through `camera` on a background `bg` of h x (w + `pan_width(w)`)."
+    pan = bg.shape[1] - w
     flat = bg.view("V3").reshape(-1)          # one 3-byte item per pixel: gathers whole pixels at once (fast)
     frames = np.empty((F, h, w, 3), np.uint8)
-    for f, (y0, x0, wh, ww) in enumerate(_camera_windows(spec.camera, F, h, w, pan, rng)):
+    for f, (y0, x0, wh, ww) in enumerate(_camera_windows(camera, F, h, w, pan, rng)):
         if wh == h and ww == w: frames[f] = bg[:, int(round(x0)):int(round(x0)) + w]
         else:                                 # zoom: resample the window (nearest: cheap and crisp)
             ys = np.clip((y0 + (np.arange(h) + 0.5) * wh / h).astype(np.intp), 0, bg.shape[0] - 1)
@@ -568,34 +582,21 @@ def _background_frames(spec, F, h, w, rng, grade):
             frames[f] = np.take(flat, ys[:, None] * bg.shape[1] + xs[None, :]).view(np.uint8).reshape(h, w, 3)
     return frames
 
-def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int = 192, seed: int = 0,
-           phrasing: int | None = 0, fps: int = 8, mirror: bool = False) -> ToyClip:
-    """Render `spec` as a clip of `num_frames` frames of `height` x `width`; the same arguments give the same
-    pixels. The caption uses `phrasing` (None: random from `seed`). `mirror` flips the clip left-right and
-    its truth with it (the clip's spec then says left where `spec` says right); the watermark stays put."""
-    if isinstance(spec, dict): spec = SceneSpec.from_dict(spec)
-    _check(isinstance(spec, SceneSpec), f"render needs a SceneSpec, got {type(spec).__name__}")
-    F, H, W = int(num_frames), int(height), int(width)
-    _check(1 <= F <= 1024, f"num_frames {num_frames!r} must be 1 to 1024")
-    _check(16 <= H <= 4096 and 16 <= W <= 4096, f"frame size {height}x{width} must be 16 to 4096 pixels per side")
-    rng = np.random.default_rng([int(seed), 91])
-    web, movie = spec.domain == "web", spec.domain == "movie"
-    grade = "movie" if movie else None
-    if web:                                  # web: a smaller, squarer shot, cropped and blown up to the frame
-        z = rng.uniform(1.1, 1.35)
-        h, w = max(int(round(H / 2)), 8), max(int(round(W / 2)), 8)
-    else: h, w = H, W
-    frames = _background_frames(spec, F, h, w, rng, grade)
-    tracks = _trajectories(spec, F, h, w, rng)
-    boxes = np.zeros((len(tracks), F, 4)); vis = np.zeros((len(tracks), F))
-    for i, (o, (turn, hts, cx, cy)) in enumerate(zip(spec.objects, tracks)):
-        for f in range(F):
-            premul, inv, (bx0, by0, bx1, by1) = _layer(o.kind, o.colour, int(hts[f]), turn, grade)
-            sh, sw = premul.shape[:2]
-            x0, y0 = int(round(cx[f] - sw / 2)), int(round(cy[f] - sh / 2))
-            _paste(frames[f], premul, inv, x0, y0)
-            boxes[i, f] = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
-    if web:                                   # crop a window of the small shot and blow it up: soft, like a poor upscale
+def _background_frames(spec, F, h, w, rng, grade):
+    bg = background_image(spec.background, h, w + pan_width(w), int(rng.integers(4)), grade)
+    return camera_frames(bg, spec.camera, F, h, w, rng)
+
+def domain_shot(domain: str, H: int, W: int, rng):
+    """How a domain shoots an H x W clip: (h, w, z, grade). `web` shoots a smaller, squarer h x w scene that
+    `domain_finish` crops by `z` and blows up; `movie` grades paints and background."""
+    if domain == "web": return max(int(round(H / 2)), 8), max(int(round(W / 2)), 8), rng.uniform(1.1, 1.35), None
+    return H, W, 1.0, ("movie" if domain == "movie" else None)
+
+def domain_finish(frames: np.ndarray, boxes: np.ndarray, domain: str, H: int, W: int, z: float, rng):
+    """The domain's look on frames of the `domain_shot` size, and the boxes (..., 4) moved with them:
+    `web` crop and blow-up, colour cast, noise, blocks and banding; `movie` vignette and grain; `hd` nothing."""
+    F, h, w = frames.shape[:3]
+    if domain == "web":                       # crop a window of the small shot and blow it up: soft, like a poor upscale
         import torch, torch.nn.functional as Fn
         ch, cw = max(int(round(h / z)), 4), max(int(round(w / z)), 4)
         oy, ox = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
@@ -614,7 +615,7 @@ def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int =
         x &= ~7                               # coarse quantisation: banding, as in a heavily compressed file
         np.clip(x, 0, 255, out=x)
         frames = x.astype(np.uint8)
-    elif movie:                               # vignette and film grain, on top of the grade baked into paints and background
+    elif domain == "movie":                   # vignette and film grain, on top of the grade baked into paints and background
         x = frames.astype(np.uint16)
         x *= _vignette(H, W)
         x >>= 8
@@ -622,17 +623,45 @@ def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int =
         x += _noise(rng, F, H, W, 3, 7.0, grey=True)
         np.clip(x, 0, 255, out=x)
         frames = x.astype(np.uint8)
+    return frames, boxes
+
+def clip_boxes(boxes: np.ndarray, H: int, W: int):
+    "Boxes (..., 4) clipped to an H x W frame and rounded to ints, and the visible fraction of each box."
+    full = boxes; boxes = boxes.copy()
+    boxes[..., 0::2] = np.clip(boxes[..., 0::2], 0, W); boxes[..., 1::2] = np.clip(boxes[..., 1::2], 0, H)
+    area = lambda b: np.maximum(b[..., 2] - b[..., 0], 0) * np.maximum(b[..., 3] - b[..., 1], 0)
+    return np.round(boxes).astype(int), area(boxes) / np.maximum(area(full), 1e-6)
+
+def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int = 192, seed: int = 0,
+           phrasing: int | None = 0, fps: int = 8, mirror: bool = False) -> ToyClip:
+    """Render `spec` as a clip of `num_frames` frames of `height` x `width`; the same arguments give the same
+    pixels. The caption uses `phrasing` (None: random from `seed`). `mirror` flips the clip left-right and
+    its truth with it (the clip's spec then says left where `spec` says right); the watermark stays put."""
+    if isinstance(spec, dict): spec = SceneSpec.from_dict(spec)
+    _check(isinstance(spec, SceneSpec), f"render needs a SceneSpec, got {type(spec).__name__}")
+    F, H, W = int(num_frames), int(height), int(width)
+    _check(1 <= F <= 1024, f"num_frames {num_frames!r} must be 1 to 1024")
+    _check(16 <= H <= 4096 and 16 <= W <= 4096, f"frame size {height}x{width} must be 16 to 4096 pixels per side")
+    rng = np.random.default_rng([int(seed), 91])
+    h, w, z, grade = domain_shot(spec.domain, H, W, rng)
+    frames = _background_frames(spec, F, h, w, rng, grade)
+    tracks = _trajectories(spec, F, h, w, rng)
+    boxes = np.zeros((len(tracks), F, 4))
+    for i, (o, (turn, hts, cx, cy)) in enumerate(zip(spec.objects, tracks)):
+        for f in range(F):
+            premul, inv, (bx0, by0, bx1, by1) = _layer(o.kind, o.colour, int(hts[f]), turn, grade)
+            sh, sw = premul.shape[:2]
+            x0, y0 = int(round(cx[f] - sw / 2)), int(round(cy[f] - sh / 2))
+            _paste(frames[f], premul, inv, x0, y0)
+            boxes[i, f] = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
+    frames, boxes = domain_finish(frames, boxes, spec.domain, H, W, z, rng)
     if mirror:
         frames = np.ascontiguousarray(frames[:, :, ::-1])
         boxes[..., [0, 2]] = W - boxes[..., [2, 0]]
         spec = mirrored(spec)
     wm = spec.has_watermark
     if wm: frames = add_watermark(frames)
-    full = boxes.copy()
-    boxes[..., 0::2] = np.clip(boxes[..., 0::2], 0, W); boxes[..., 1::2] = np.clip(boxes[..., 1::2], 0, H)
-    area = lambda b: np.maximum(b[..., 2] - b[..., 0], 0) * np.maximum(b[..., 3] - b[..., 1], 0)
-    vis = area(boxes) / np.maximum(area(full), 1e-6)
-    ib = np.round(boxes).astype(int)
+    ib, vis = clip_boxes(boxes, H, W)
     kinds = [o.kind for o in spec.objects]; colours = [o.colour for o in spec.objects]; motions = [o.motion for o in spec.objects]
     truth = [{"boxes": [tuple(int(v) for v in ib[i, f]) for i in range(len(kinds))],
               "visible": [round(float(vis[i, f]), 3) for i in range(len(kinds))],
@@ -643,14 +672,14 @@ def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int =
 
 # %% ../nbs/01_toyworld.ipynb #3b9a752d
 def filmstrip(clip, n: int = 4, boxes: bool = False, gap: int = 2) -> np.ndarray:
-    "`n` evenly spaced frames of a clip (or an (F, H, W, 3) array) side by side; `boxes` draws the true boxes."
-    frames = clip.frames if isinstance(clip, ToyClip) else np.asarray(clip)
+    "`n` evenly spaced frames of a clip (any with `frames` and `truth`, or an (F, H, W, 3) array) side by side; `boxes` draws the true boxes."
+    frames = clip.frames if hasattr(clip, "frames") else np.asarray(clip)
     idx = np.linspace(0, len(frames) - 1, n).round().astype(int)
     H, W = frames.shape[1:3]
     out = np.full((H, n * W + (n - 1) * gap, 3), 255, np.uint8)
     for j, f in enumerate(idx):
         im = frames[f].copy()
-        if boxes and isinstance(clip, ToyClip):
+        if boxes and hasattr(clip, "truth"):
             for k, (x0, y0, x1, y1) in enumerate(clip.truth[f]["boxes"]):
                 col = ((255, 0, 255), (0, 255, 255), (255, 255, 0))[k % 3]
                 x1, y1 = max(x1 - 1, x0), max(y1 - 1, y0)
@@ -668,7 +697,7 @@ def show_clips(clips, n: int = 4, boxes: bool = False, width: float = 12, title_
     fig, axs = plt.subplots(len(clips), 1, figsize=(width, (h + 0.35) * len(clips)), squeeze=False)
     for ax, c, s in zip(axs[:, 0], clips, strips):
         ax.imshow(s); ax.set_axis_off()
-        t = f"[{c.domain}] {c.caption}" if isinstance(c, ToyClip) else ""
+        t = f"[{c.domain}] {c.caption}" if hasattr(c, "caption") else ""
         ax.set_title(t if len(t) <= title_len else t[:title_len - 1] + "…", fontsize=8, loc="left")
     fig.tight_layout()
     return fig
