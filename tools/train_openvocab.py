@@ -12,7 +12,7 @@ MiniLM, the subjects' pictures as extra tokens, v-prediction with the zero-termi
 `summary.json` and `samples.jpg` (held-out and train captions: retrieved pictures, a generated frame, a real render).
 `--pack DIR` also writes `--out` as a tar in 15 MB parts into DIR plus the summary, log and grid beside them (what
 comes back from a GPU call is at most 8 files of 16 MiB). `--text-encoder`: a MiniLM folder, float or int8-packed
-(tools/pack_text_encoder.py); default the packaged one. The concept score printed is a PROXY (picture match of the
+(tools/dev/pack_text_encoder.py); default the packaged one. The concept score printed is a PROXY (picture match of the
 most distinct region among K candidates, `retrieval.proxy_concept_score`), not the issue's scorer.
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
@@ -64,7 +64,7 @@ def text_encoder_folder(path, tmp):
     "A float MiniLM folder: `path` itself, or unpacked from int8 into `tmp`."
     if path is None or not (Path(path) / "int8.safetensors").is_file(): return path
     dst = Path(tmp) / "minilm"
-    subprocess.run([sys.executable, str(ROOT / "tools" / "pack_text_encoder.py"), "unpack", str(path), str(dst)], check=True,
+    subprocess.run([sys.executable, str(ROOT / "tools" / "dev" / "pack_text_encoder.py"), "unpack", str(path), str(dst)], check=True,
                    stdout=subprocess.DEVNULL)
     return str(dst)
 
@@ -95,7 +95,7 @@ def prepare(a):
     texts.append("4K, high resolution, cinematic, detailed, smooth camera motion, slowly, quickly, the, and, with, then")
     with tempfile.TemporaryDirectory() as tmp:
         trim_text_encoder(texts, Path(tmp) / "minilm", dtype=torch.float16)
-        subprocess.run([sys.executable, str(ROOT / "tools" / "pack_text_encoder.py"), "pack", str(Path(tmp) / "minilm"), a.prepare], check=True)
+        subprocess.run([sys.executable, str(ROOT / "tools" / "dev" / "pack_text_encoder.py"), "pack", str(Path(tmp) / "minilm"), a.prepare], check=True)
     print(f"{len(set(texts))} texts -> {a.prepare}")
 
 
