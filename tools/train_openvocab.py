@@ -12,8 +12,18 @@ MiniLM, the subjects' pictures as extra tokens, v-prediction with the zero-termi
 `summary.json` and `samples.jpg` (held-out and train captions: retrieved pictures, a generated frame, a real render).
 `--pack DIR` also writes `--out` as a tar in 15 MB parts into DIR plus the summary, log and grid beside them (what
 comes back from a GPU call is at most 8 files of 16 MiB). `--text-encoder`: a MiniLM folder, float or int8-packed
-(tools/dev/pack_text_encoder.py); default the packaged one. The concept score printed is a PROXY (picture match of the
-most distinct region among K candidates, `retrieval.proxy_concept_score`), not the issue's scorer.
+(tools/dev/pack_text_encoder.py); default the packaged one. The concept score printed is a PROXY (which of 8 candidate
+pictures masked cross-correlation finds best in the frame, `retrieval.proxy_concept_score`; its ceiling on real
+renders is in bench/results/openvocab_cpu.md), not the issue's scorer.
+
+On the GPU machine (one H100, 600 s per command), with `.whl` (diffusers and fastcore wheels, as for tools/gpu_stage.sh)
+and `.carry/ov_minilm8` (from --prepare) carried, and for a later call `.carry/ov_init` (an earlier call's parts,
+joined: `mkdir -p .carry/ov_init && cat openvocab.tar.part-* | tar x -C .carry/ov_init`):
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+    python3 tools/train_openvocab.py --init none --out /tmp/ov --minutes 7.5 --batch 64 --frames 4 --workers 14 \
+        --text-encoder .carry/ov_minilm8 --eval-n 32 --pack $OUT
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
