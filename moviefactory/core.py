@@ -196,7 +196,7 @@ def check_weights(path, what: str = "weights") -> Path:
     _check(p.exists(), f"no {what} at {p}: check the path")
     files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
     for f in files:
-        if f.suffix.lower() in PICKLE_SUFFIXES and not any(g.suffix == ".safetensors" for g in f.parent.iterdir()):
+        if f.suffix.lower() in PICKLE_SUFFIXES and (p.is_file() or not any(g.suffix == ".safetensors" for g in f.parent.iterdir())):
             raise MovieFactoryError(f"{what}: {f} holds pickled weights, which moviefactory never loads: convert them to safetensors")
         if f.suffix == ".safetensors" or p.is_file():
             try:
