@@ -19,13 +19,13 @@ from .core import (MOODS, MovieFactoryError, Scene, Cache, atomic_path, atomic_w
 
 # %% auto #0
 __all__ = ['SR', 'AUDIO_EXTENSIONS', 'KINDS', 'EFFECT_LUFS', 'MUSIC_LUFS', 'log', 'TOY_SOUNDS', 'N_VARIANTS', 'KEY_NAMES',
-           'MIR_FEATURES', 'RHYTHM_BPM', 'FORMAT_VERSION', 'LIBRARY_VERSION', 'assets_dir', 'resample', 'read_audio',
-           'write_audio', 'loudness', 'loudness_normalise', 'fit_to_duration', 'plot_spectrogram', 'player',
-           'synthesize', 'caption_from_filename', 'read_captions_csv', 'AudioItem', 'TextEncoder', 'SfxEncoder',
-           'ClapEncoder', 'VectorIndex', 'estimate_key', 'mir_features', 'mir_vector', 'Hit', 'write_embeddings',
-           'read_embeddings', 'AudioLibrary', 'music_dir', 'default_library', 'MoodModel', 'rank_music', 'pick_music',
-           'VideoToAudio', 'video_to_audio_dir', 'load_video_to_audio', 'train_video_to_audio',
-           'evaluate_video_to_audio', 'search_video', 'scene_query', 'effects_for_scene']
+           'MIR_FEATURES', 'RHYTHM_BPM', 'MAX_READ_SECONDS', 'FORMAT_VERSION', 'LIBRARY_VERSION', 'assets_dir',
+           'resample', 'read_audio', 'write_audio', 'loudness', 'loudness_normalise', 'fit_to_duration',
+           'plot_spectrogram', 'player', 'synthesize', 'caption_from_filename', 'read_captions_csv', 'AudioItem',
+           'TextEncoder', 'SfxEncoder', 'ClapEncoder', 'VectorIndex', 'estimate_key', 'mir_features', 'mir_vector',
+           'Hit', 'write_embeddings', 'read_embeddings', 'AudioLibrary', 'music_dir', 'default_library', 'MoodModel',
+           'rank_music', 'pick_music', 'VideoToAudio', 'video_to_audio_dir', 'load_video_to_audio',
+           'train_video_to_audio', 'evaluate_video_to_audio', 'search_video', 'scene_query', 'effects_for_scene']
 
 # %% ../nbs/11_audio.ipynb #6711cf0b
 SR = 48_000                      # every array here: mono float32 at 48 kHz
@@ -682,6 +682,11 @@ def mir_vector(mir: dict) -> np.ndarray:
                      mir["onset_density"], mir["dynamics"], *mir["rhythm"]], dtype=np.float64)
 
 # %% ../nbs/11_audio.ipynb #a94971f5
+import importlib.util
+from .core import check_number, check_weights, read_json_file
+
+MAX_READ_SECONDS = 120     # what indexing decodes of a file at most: its loudness, embedding and MIR features (60 s) come from these
+
 @dataclass
 class Hit:
     "A retrieved item with its combined score, the per-modality scores, and (once fitted) its audio."
@@ -735,6 +740,9 @@ class AudioLibrary:
         if not folders: raise MovieFactoryError("no folders given: pass at least one folder of audio files")
         csvs = list(csv) if isinstance(csv, (list, tuple)) else [csv] * len(folders)
         if len(csvs) != len(folders): raise MovieFactoryError(f"{len(csvs)} CSV files for {len(folders)} folders: pass one CSV, or one per folder")
+        for f, c in zip(folders, csvs):        # all of them now, not after minutes of indexing the first
+            if not Path(f).is_dir(): raise MovieFactoryError(f"audio folder {f} does not exist: check the path")
+            if c and not Path(c).is_file(): raise MovieFactoryError(f"captions CSV {c} does not exist: check the path or leave csv out")
         lib = cls(index_dir, text_model=text_model, audio_embeddings=audio_embeddings, clap=clap, flat_max=flat_max)
         embs = list(embeddings) if isinstance(embeddings, (list, tuple)) else [embeddings] * len(folders)
         for f, c, e in zip(folders, csvs, embs):
@@ -749,6 +757,8 @@ class AudioLibrary:
         root = Path(folder)
         if not root.is_dir(): raise MovieFactoryError(f"audio folder {root} does not exist: check the path")
         if kind not in ("auto",) + KINDS: raise MovieFactoryError(f"kind {kind!r} is unknown: use auto, effect or music")
+        if self.audio_embeddings and kind != "music" and not embeddings and importlib.util.find_spec("aisfx") is None:
+            raise MovieFactoryError("indexing sound effects needs aiSFX: pip install --no-deps aisfx, or build without audio embeddings")
         rows = read_captions_csv(csv) if csv else {}
         pre = read_embeddings(embeddings) if embeddings else {}
         files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."))
@@ -790,8 +800,8 @@ class AudioLibrary:
         if k not in KINDS: raise MovieFactoryError(f"kind {k!r} is unknown (use effect or music)")
         has_mir = all(row.get(f) for f in MIR_FEATURES + ("rhythm",))
         need = (k == "effect" and self.audio_embeddings and not has_vec) or self.clap_path or not row.get("loudness") or (k == "music" and not has_mir)
-        audio = read_audio(p) if need else None
-        if audio is not None: duration = len(audio) / SR
+        audio = read_audio(p, seconds=MAX_READ_SECONDS) if need else None     # (an hour of silence: 2 minutes of it)
+        if audio is not None and duration < MAX_READ_SECONDS: duration = len(audio) / SR
         mir = {}
         if k == "music":
             mir = ({f: float(row[f]) for f in MIR_FEATURES} | {f: row[f] for f in ("key", "mode") if row.get(f)}
@@ -848,8 +858,19 @@ class AudioLibrary:
         "Read a library saved with `save()`."
         d = Path(index_dir)
         if not (d / "manifest.json").is_file(): raise MovieFactoryError(f"{d} holds no audio library (no manifest.json): build one with AudioLibrary.build")
-        m = json.loads((d / "manifest.json").read_text())
+        m = read_json_file(d / "manifest.json", "sound library manifest", "rebuild the library")
+        if not isinstance(m, dict): raise MovieFactoryError(f"sound library manifest {d / 'manifest.json'} is not a JSON object: rebuild the library")
         if m.get("format") != FORMAT_VERSION: raise MovieFactoryError(f"library {d} has format {m.get('format')}, this version reads {FORMAT_VERSION}: rebuild it")
+        try: return cls._load(d, m)
+        except MovieFactoryError: raise
+        except Exception as e:            # a damaged items.jsonl, a manifest with missing or wrong fields, ...
+            raise MovieFactoryError(f"library {d} is damaged ({type(e).__name__}: {_reason(e)}): rebuild it") from None
+
+    @classmethod
+    def _load(cls, d: Path, m: dict) -> AudioLibrary:
+        if m["text"].get("path"): check_weights(m["text"]["path"], "the library's text model")     # never a pickle
+        for fn in (fn for by_kind in m["indexes"].values() for fn in by_kind.values()):
+            if Path(fn).name != fn: raise MovieFactoryError(f"library {d} names an index outside its folder ({fn!r}): rebuild it")
         lib = cls(d, text_model=m["text"].get("path"), audio_embeddings=m["audio_embeddings"], clap=m["clap"], flat_max=m["flat_max"])
         if m.get("audio") and lib.audio_encoder.config() != m["audio"]:
             raise MovieFactoryError(f"library {d} was embedded with another aiSFX centre: rebuild it")
@@ -876,7 +897,7 @@ class AudioLibrary:
         return (kind,)
 
     def _search(self, space: str, q: np.ndarray, k: int, kind) -> list[Hit]:
-        hits = []
+        k, hits = check_number(k, "k", 1, 1000, integer=True), []
         for kd in self._kinds(kind):
             ix = self.indexes.get(space, {}).get(kd)
             if ix is None or not len(ix): continue

@@ -4,10 +4,11 @@
 
 # %% ../nbs/14_cli.ipynb #b7b72c50
 from __future__ import annotations
-import argparse, sys
+import argparse, errno, sys
 import moviefactory
 from pathlib import Path
-from .core import SAMPLERS, MovieFactoryError, Script, atomic_write_text
+from .core import (SAMPLERS, MAX_SCENES, MovieFactoryError, Script, atomic_write_text, check_number,
+                               check_seed, check_writable, check_weights, get_config, read_json_file)
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -24,7 +25,7 @@ def _add_make(sub):
     g = m.add_argument_group("script writer")
     g.add_argument("--llm", default="auto", help="auto, openai, local or template (default auto)")
     g.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
-    g.add_argument("--llm-model", help="model name on that server (or a local GGUF model folder)")
+    g.add_argument("--llm-model", help="model name on that server (or a local GGUF model folder); `script` calls it --model too")
     g.add_argument("--llm-timeout", type=float, default=60, help="seconds per LLM request (default 60)")
     v = m.add_argument_group("video")
     v.add_argument("--model", help="a moviefactory-mini folder (default: the one shipped in the package)")
@@ -41,8 +42,11 @@ def _add_make(sub):
     v.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
     v.add_argument("--fps", type=float, default=8, help="frames per second of the movie (default 8)")
     v.add_argument("--batch-size", type=int, help="scenes denoised together (default 1 on CPU, 4 on GPU)")
-    v.add_argument("--upscale", default="realesrgan", choices=("realesrgan", "lanczos", "none"), help="4x upscaler (default realesrgan)")
+    v.add_argument("--upscale", default="auto", choices=("auto", "realesrgan", "lanczos", "none"),
+                   help="4x upscaler (default auto: Real-ESRGAN on a GPU or a CPU with native bfloat16, else Lanczos)")
     v.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    v.add_argument("--dtype", default=None, choices=("auto", "float32", "bfloat16"),
+                   help="precision of the heavy maths (default MOVIEFACTORY_DTYPE, else auto: bfloat16 only where the device runs it natively)")
     a = m.add_argument_group("sound and cut")
     a.add_argument("--library", default="default", help="a sound library folder (`moviefactory library build`) or 'default'")
     a.add_argument("--no-audio", action="store_true", help="a silent movie")
@@ -55,16 +59,17 @@ def _add_make(sub):
     m.set_defaults(func=_make)
 
 def _make(args) -> int:
-    from moviefactory.make import make_movie
+    from moviefactory.make import check_make_args, make_movie
     if args.idea is None and args.script is None: raise MovieFactoryError("no idea given: moviefactory make \"a line of text\" (or --script FILE)")
-    movie = make_movie(args.idea, args.output, scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
-                       base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
-                       sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance, guided=args.guided,
-                       guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
-                       frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
-                       library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
-                       crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device)
-    print(movie.summary())
+    kw = dict(scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
+              base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
+              sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance, guided=args.guided,
+              guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
+              frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
+              library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
+              crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device, dtype=args.dtype)
+    check_make_args(idea=args.idea, out=args.output, **kw)     # before make_movie loads torch and diffusers
+    print(make_movie(args.idea, args.output, **kw).summary())
     return 0
 
 # %% ../nbs/14_cli.ipynb #3da3189b
@@ -76,15 +81,17 @@ def _add_script(sub):
     s.add_argument("-n", "--scenes", type=int, default=10, help="number of scenes (1-30, default 10)")
     s.add_argument("--llm", default="auto", help="auto, openai, local or template (default auto)")
     s.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
-    s.add_argument("--model", help="model name on that server (or a local GGUF model folder)")
-    s.add_argument("--timeout", type=float, default=60, help="seconds per LLM request (default 60)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--llm-model", "--model", dest="llm_model", help="model name on that server (or a local GGUF model folder)")
+    s.add_argument("--llm-timeout", "--timeout", dest="llm_timeout", type=float, default=60, help="seconds per LLM request (default 60)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the writer (default 0)")
     s.set_defaults(func=_script)
 
 def _script(args) -> int:
     from moviefactory.script import write_script, script_table
-    sc = write_script(args.idea, args.scenes, llm=args.llm, base_url=args.base_url, model=args.model,
-                      timeout=args.timeout, seed=args.seed)
+    check_number(args.scenes, "scenes", 1, MAX_SCENES, integer=True); check_seed(args.seed)
+    check_number(args.llm_timeout, "LLM timeout", gt=0, hi=86400); check_writable(args.output, "script")
+    sc = write_script(args.idea, args.scenes, llm=args.llm, base_url=args.base_url, model=args.llm_model,
+                      timeout=args.llm_timeout, seed=args.seed)
     sc.save(args.output)
     print(script_table(sc))
     print(f"{len(sc.scenes)} scenes, mood {sc.mood}, written by {sc.backend} -> {args.output}")
@@ -99,32 +106,42 @@ def _add_library(sub):
     b.add_argument("index_dir"); b.add_argument("folders", nargs="+")
     b.add_argument("--csv", help="captions CSV (file,caption,tags,...)"); b.add_argument("--kind", default="auto", help="auto, effect or music")
     b.add_argument("--licence", default="unknown")
+    b.add_argument("--no-audio-embeddings", action="store_true", help="index the captions only (no aiSFX embeddings of the effects)")
     u = lsub.add_parser("update", help="add a folder to an existing library")
     u.add_argument("index_dir"); u.add_argument("folder"); u.add_argument("--csv"); u.add_argument("--kind", default="auto")
     u.add_argument("--licence", default="unknown")
     q = lsub.add_parser("search", help="find sounds by text")
     q.add_argument("index_dir", help="a library folder, or 'default' for the shipped library"); q.add_argument("query")
-    q.add_argument("-k", type=int, default=5); q.add_argument("--kind", default="effect", help="effect or music")
+    q.add_argument("-k", type=int, default=5, help="how many sounds (1-1000, default 5)"); q.add_argument("--kind", default="effect", help="effect, music or all")
     t = lsub.add_parser("licences", help="print the licence table")
     t.add_argument("index_dir", help="a library folder, or 'default'")
     s.set_defaults(func=_library)
 
 def _open_library(index_dir):
-    from moviefactory.audio import AudioLibrary, default_library
-    if index_dir == "default": return default_library()
+    if index_dir == "default":
+        from moviefactory.audio import default_library
+        return default_library()
     if not (Path(index_dir)).is_dir(): raise MovieFactoryError(f"no sound library at {index_dir}: build one with `moviefactory library build {index_dir} FOLDER`")
+    read_json_file(Path(index_dir) / "manifest.json", "sound library manifest", "rebuild the library")   # (before the slow imports)
+    from moviefactory.audio import AudioLibrary
     return AudioLibrary.load(index_dir)
 
 def _library(args) -> int:
-    from moviefactory.audio import AudioLibrary
     if args.action == "build":
-        lib = AudioLibrary.build(args.folders, csv=args.csv, index_dir=args.index_dir, kind=args.kind, licence=args.licence)
+        check_writable(args.index_dir, "library", folder=True)
+        for f in args.folders:            # (AudioLibrary.build checks them too, after slow imports)
+            if not Path(f).is_dir(): raise MovieFactoryError(f"audio folder {f} does not exist: check the path")
+        if args.csv and not Path(args.csv).is_file(): raise MovieFactoryError(f"captions CSV {args.csv} does not exist: check the path or leave --csv out")
+        from moviefactory.audio import AudioLibrary
+        lib = AudioLibrary.build(args.folders, csv=args.csv, index_dir=args.index_dir, kind=args.kind, licence=args.licence,
+                                 audio_embeddings=not args.no_audio_embeddings)
         print(f"library {args.index_dir}: {lib.summary()}")
     elif args.action == "update":
         lib = _open_library(args.index_dir)
         rep = lib.update(args.folder, csv=args.csv, kind=args.kind, licence=args.licence)
         print(f"added {rep['added']} of {rep['found']} files ({len(rep['skipped'])} skipped) -> {lib.summary()}")
     elif args.action == "search":
+        check_number(args.k, "-k", 1, 1000, integer=True)
         for h in _open_library(args.index_dir).search_text(args.query, k=args.k, kind=args.kind):
             print(f"{h.score:+.3f}  {h.item.kind:6s} {h.item.caption}  ({h.item.path})")
     else: print(_open_library(args.index_dir).licence_table())
@@ -154,6 +171,7 @@ def _add_train(sub):
 def _train(args) -> int:
     from moviefactory.train import train_mini
     cams = None
+    check_writable(args.out_dir, "training output", folder=True)     # (before torch is imported)
     if args.camera_weights is not None:
         try: cams = [float(x) for x in args.camera_weights.split(",")]
         except ValueError:
@@ -203,6 +221,15 @@ def _captions(path, n: int) -> list[str]:
     return caps
 
 def _eval(args) -> int:
+    if args.metric == "toy":             # (the checks first: `moviefactory.eval` imports torch)
+        check_number(args.n, "-n", 1, 10_000, integer=True); check_number(args.steps, "steps", 1, 1000, integer=True)
+        check_seed(args.seed)
+        if args.output: check_writable(args.output, "table")
+        if args.model: check_weights(args.model, "video model")
+    elif args.metric == "fvd" and not Path(args.i3d).is_file(): raise MovieFactoryError(f"no I3D model at {args.i3d}: give a TorchScript I3D file")
+    elif args.metric == "clipsim":
+        if not Path(args.clip).is_dir(): raise MovieFactoryError(f"no CLIP model folder at {args.clip}: give a local CLIP folder (transformers layout)")
+        check_weights(args.clip, "CLIP model")
     from moviefactory import eval as ev
     if args.metric == "fvd":
         real, fake = _read_videos(args.real), _read_videos(args.fake)
@@ -226,9 +253,21 @@ def _eval(args) -> int:
     return 0
 
 # %% ../nbs/14_cli.ipynb #bd57cf50
+class _Parser(argparse.ArgumentParser):
+    "argparse, with a usage error on one line that points to --help, instead of the usage block."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS):
+    "`--verbose` on `p` and every sub-command below it, so it may come anywhere on the line."
+    p.add_argument("--verbose", action="store_true", default=default, help="print the traceback of an unexpected error")
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sp in {id(v): v for v in a.choices.values()}.values(): _add_verbose(sp)
+
 def build_parser() -> argparse.ArgumentParser:
     "The `moviefactory` argument parser with every sub-command."
-    p = argparse.ArgumentParser(prog="moviefactory",
+    p = _Parser(prog="moviefactory",
         description="One line of text in, a multi-scene movie with sound out (the MovieFactory method).")
     p.add_argument("--version", action="version", version=f"moviefactory {moviefactory.__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -237,16 +276,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_library(sub)
     _add_train(sub)
     _add_eval(sub)
+    _add_verbose(p, default=False)
     return p
 
+_USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
+
+def _check_argv(argv: list[str]):
+    "Arguments must be text: bytes that are not UTF-8 reach Python as lone surrogates, which no later stage can encode."
+    for a in argv:
+        try: a.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MovieFactoryError(f"argument {ascii(a)[:60]} is not valid UTF-8 text: retype it, or convert the text to UTF-8") from None
+
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `moviefactory` command; returns the exit status."
+    "Entry point of the `moviefactory` command; returns the exit status: 0, 2 for a problem the user can fix, 1 for a bug."
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try: args = parser.parse_args(argv)
+    except SystemExit as e: return e.code if isinstance(e.code, int) else 2     # usage error (one line), --help, --version
     if args.command is None:
         parser.print_help()
         return 0
     try:
+        _check_argv(argv); get_config()          # (a bad MOVIEFACTORY_* setting stops here, before any work)
         return int(args.func(args) or 0)
     except MovieFactoryError as e:
         print(f"moviefactory: error: {e}", file=sys.stderr)
@@ -254,6 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moviefactory: interrupted; finished scenes are kept in the cache", file=sys.stderr)
         return 130
+    except BrokenPipeError:                     # the reader went away (`moviefactory library licences default | head`)
+        sys.stderr.close(); return 0
+    except OSError as e:
+        if args.verbose: raise
+        if e.errno not in _USER_OS_ERRORS: return _unexpected(e)
+        where = f" {e.filename}" if e.filename else ""
+        print(f"moviefactory: error: cannot write or read{where} ({e.strerror or e}): free some space or choose another folder", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if args.verbose: raise
+        return _unexpected(e)
+
+def _unexpected(e: BaseException) -> int:
+    msg = " ".join(str(e).split())[:200] or "(no message)"
+    print(f"moviefactory: error: unexpected {type(e).__name__}: {msg} (a bug: rerun with --verbose for the traceback)", file=sys.stderr)
+    return 1
 
 # %% ../nbs/14_cli.ipynb #afe82542
 #| eval: false

@@ -13,11 +13,12 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE_CHARS', 'MAX_JSON_CHARS', 'MAX_JSON_DIGITS',
-           'SAMPLERS', 'MovieFactoryError', 'clean_text', 'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler',
-           'check_guidance_cutoff', 'check_deep_cache', 'Config', 'get_config', 'seed_everything', 'get_device',
-           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps',
-           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
-           'BarSafeHandler', 'get_logger', 'progress']
+           'SAMPLERS', 'MAX_SEED', 'PICKLE_SUFFIXES', 'LOG_LEVELS', 'MovieFactoryError', 'clean_text', 'Scene',
+           'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff', 'check_deep_cache',
+           'check_number', 'check_seed', 'check_writable', 'check_weights', 'read_json_file', 'local_model_dir',
+           'Config', 'get_config', 'seed_everything', 'get_device', 'get_dtype', 'cpu_bf16_native', 'compute_dtype',
+           'precision_note', 'writable_folder', 'sweep_temps', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
+           'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -210,6 +211,110 @@ def check_deep_cache(interval: int) -> int:
            f"deep cache interval {interval!r} is not a whole number >= 1: use 1 (off), 2 or 3")
     return interval
 
+# %% ../nbs/00_core.ipynb #a37ab2e7
+import math, numbers, re, shutil
+
+MAX_SEED = 2**32 - 1        # seeds reach NumPy, which takes 0 .. 2**32 - 1
+
+def _show(v) -> str:
+    try: r = repr(v)
+    except ValueError: return f"(a number of about {int(v.bit_length() * 0.30103)} digits)"   # past Python's 4300-digit limit
+    return r if len(r) <= 40 else r[:37] + "..."
+
+def _range(lo, hi, gt) -> str:
+    if gt is not None: return f"more than {gt}" + (f" and at most {hi}" if hi is not None else "")
+    if lo is not None and hi is not None: return f"{lo} to {hi}"
+    return f"{lo} or more" if lo is not None else f"at most {hi}"
+
+def check_number(value, name: str, lo=None, hi=None, integer: bool = False, gt=None):
+    """`value` as an int (`integer`) or a float, if it is a finite number with `lo <= value <= hi` (and `value > gt`);
+    else a one-line `MovieFactoryError` naming `name` and the range to use."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    whole = real and isinstance(value, numbers.Integral)
+    _check(whole if integer else real and (whole or math.isfinite(value)),
+           f"{name} {_show(value)} is not {'a whole' if integer else 'a finite'} number: use {_range(lo, hi, gt)}")
+    _check((lo is None or value >= lo) and (hi is None or value <= hi) and (gt is None or value > gt),
+           f"{name} {_show(value)} is out of range: use {_range(lo, hi, gt)}")
+    return int(value) if integer else float(value)
+
+def check_seed(seed, name: str = "seed") -> int:
+    "A seed every generator takes (Python, NumPy, torch): a whole number from 0 to `MAX_SEED`."
+    return check_number(seed, name, 0, MAX_SEED, integer=True)
+
+# %% ../nbs/00_core.ipynb #cca3a05d
+def _nearest_existing(p: Path) -> Path:
+    while not p.exists() and p != p.parent: p = p.parent
+    return p
+
+def check_writable(path, what: str = "output", folder: bool = False, min_free: int = 0) -> Path:
+    """`path` (a file, or a `folder`) if it can be written: its folder, or the nearest one above that exists, takes a new
+    file and has `min_free` bytes free. Nothing is left behind; a one-line error otherwise."""
+    p = Path(path).expanduser()
+    if folder: _check(not p.exists() or p.is_dir(), f"{what} {p} is a file, not a folder: choose a folder")
+    else: _check(not p.is_dir(), f"{what} {p} is a folder: give a file name")
+    d = _nearest_existing((p if folder else p.parent).absolute())
+    _check(d.is_dir(), f"cannot make {what} folder {p if folder else p.parent}: {d} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=d): pass
+    except OSError as e:
+        raise MovieFactoryError(f"cannot write {what} {p} ({e.strerror or type(e).__name__} in {d}): choose a writable folder") from None
+    free = shutil.disk_usage(d).free
+    _check(free >= min_free, f"only {free / 2**20:.1f} MiB free in {d} for {what} {p}: free some space or choose another folder")
+    return p
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+def check_weights(path, what: str = "weights") -> Path:
+    """`path` (a weights file, or a folder of them) if its weights are safetensors with intact headers; pickled weights
+    (`.bin`, `.pt`, ...) where no safetensors sit beside them are refused: they could run code when loaded."""
+    from safetensors import safe_open
+    p = Path(path).expanduser()
+    _check(p.exists(), f"no {what} at {p}: check the path")
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    for f in files:
+        if f.suffix.lower() in PICKLE_SUFFIXES and (p.is_file() or not any(g.suffix == ".safetensors" for g in f.parent.iterdir())):
+            raise MovieFactoryError(f"{what}: {f} holds pickled weights, which moviefactory never loads: convert them to safetensors")
+        if f.suffix == ".safetensors" or p.is_file():
+            try:
+                with safe_open(str(f), "np") as fh: fh.metadata()
+            except Exception as e:
+                msg = str(e).split(":")[-1].strip() or type(e).__name__
+                raise MovieFactoryError(f"{what}: {f} is not a readable safetensors file ({msg}): copy it again or retrain") from None
+    return p
+
+# %% ../nbs/00_core.ipynb #6a1b06a4
+def read_json_file(path, what: str = "file", fix: str = "fix or rebuild it"):
+    "The JSON in `path`; one line naming the file and `fix` if it is missing, not UTF-8, not JSON, or too deep or large to read."
+    p = Path(path)
+    _check(p.is_file(), f"{what} {p} does not exist: {fix}")
+    try: return json.loads(p.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError: raise MovieFactoryError(f"{what} {p} is not UTF-8 text: {fix}") from None
+    except json.JSONDecodeError as e: raise MovieFactoryError(f"{what} {p} is not valid JSON ({e.msg} at line {e.lineno}): {fix}") from None
+    except (RecursionError, ValueError) as e: raise MovieFactoryError(f"{what} {p} cannot be read ({type(e).__name__}): {fix}") from None
+    except OSError as e: raise MovieFactoryError(f"cannot read {what} {p} ({e.strerror}): {fix}") from None
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+def local_model_dir(name, what: str = "model", need: str = "model_index.json") -> Path | str:
+    """A local folder for `name` (a folder, or a hub id already in the Hugging Face cache) holding `need`. A hub id that
+    is not cached fails at once when offline (`HF_HUB_OFFLINE`) or when the hub does not answer in 10 s; one that the hub
+    has is returned as it is, for `from_pretrained` to download."""
+    s = str(name); p = Path(s).expanduser()
+    if p.exists() or not _HUB_ID.fullmatch(s):
+        _check(p.is_dir(), f"no {what} folder at {p}: give a local folder in diffusers layout, or a hub id")
+        _check((p / need).is_file(), f"{what} folder {p} has no {need}: give a folder in diffusers layout")
+        return p
+    import huggingface_hub as hf
+    try: return Path(hf.snapshot_download(s, local_files_only=True, allow_patterns=[need]))
+    except Exception: pass
+    hint = f"download it first (huggingface-cli download {s}) or pass a local folder"
+    offline = hf.constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    _check(not offline, f"{what} {s!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set: {hint}")
+    try: hf.model_info(s, timeout=10)
+    except Exception as e:
+        raise MovieFactoryError(f"cannot find {what} {s!r} on the Hugging Face hub ({type(e).__name__}): {hint}") from None
+    return s
+
 # %% ../nbs/00_core.ipynb #649757b7
 def _default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -224,6 +329,8 @@ class Config:
     seed: int = 0
     log_level: str = "INFO"
     progress: bool = True
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 def _coerce(value: str, typ):
     if typ in (bool, "bool"): return value.strip().lower() in ("1", "true", "yes", "on")
@@ -243,6 +350,8 @@ def get_config(**overrides) -> Config:
     for k, v in overrides.items():
         _check(hasattr(cfg, k), f"unknown setting {k!r}: use one of {', '.join(f.name for f in dataclasses.fields(Config))}")
         if v is not None: setattr(cfg, k, v)
+    _check(str(cfg.log_level).upper() in LOG_LEVELS,
+           f"log level {cfg.log_level!r} (MOVIEFACTORY_LOG_LEVEL) is unknown: use one of {', '.join(LOG_LEVELS)}")
     return cfg
 
 # %% ../nbs/00_core.ipynb #aebecfbc
@@ -457,14 +566,17 @@ class BarSafeHandler(logging.StreamHandler):
         except Exception: self.handleError(record)
 
 def get_logger(name: str = "moviefactory") -> logging.Logger:
-    "The package logger, set up once with a short format and the configured level."
+    "The package logger, set up once with a short format and the configured level (INFO, with a warning, if that is unknown)."
     log = logging.getLogger(name)
     root = logging.getLogger("moviefactory")
     if not root.handlers:
         h = BarSafeHandler()
         h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(h)
-        root.setLevel(get_config().log_level.upper())
+        try: level = get_config().log_level.upper()
+        except MovieFactoryError as e:         # a bad setting must not break `import`: one line, and the default
+            import sys; print(f"moviefactory: warning: {e}; logging at INFO", file=sys.stderr); level = "INFO"
+        root.setLevel(level)
         root.propagate = False
     return log
 

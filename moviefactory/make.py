@@ -15,8 +15,8 @@ from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_co
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'weights_id', 'check_output', 'beside', 'video_model_id', 'load_video_model', 'script_stage', 'Stopped',
-           'make_movie', 'MovieApp']
+__all__ = ['log', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'weights_id', 'check_output', 'beside', 'video_model_id',
+           'load_video_model', 'check_make_args', 'script_stage', 'Stopped', 'make_movie', 'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -114,6 +114,94 @@ def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
         got = "is missing" if x is None else f"has {len(x)} frames of {x.shape[1]}x{x.shape[2]}"
         raise MovieFactoryError(f"the cached clip {key} {got}, not the {frames} frames asked for: it was deleted; run again to make it anew")
     return x
+
+# %% ../nbs/15_make.ipynb #1a71e8e0
+import json, re
+from .core import (MAX_SCENES, check_number, check_seed, check_writable, check_weights, local_model_dir,
+                               read_json_file, get_device)
+
+MAX_FRAMES = 32                 # frames per scene: the temporal layers' position table (`MovieUNet(max_frames=32)`)
+UPSCALERS = ("auto", "realesrgan", "lanczos", "none")
+MIN_FREE = 8 << 20              # bytes a movie, its storyboard and its script need at least in the output folder
+
+def _shipped_mini() -> Path:    # (train.mini_dir, without importing torch)
+    import moviefactory
+    return Path(moviefactory.__file__).resolve().parent / "assets" / "mini"
+
+def _check_make_numbers(scenes=10, seed=0, script=None, llm_timeout=60, steps=None, guidance=None, guidance_cutoff=1.0,
+                        deep_cache=1, frames=16, fps=8, batch_size=None, crossfade=0.5, **_):
+    if script is None: check_number(scenes, "scenes", 1, MAX_SCENES, integer=True)
+    check_seed(seed)
+    check_number(llm_timeout, "LLM timeout", gt=0, hi=86400)
+    if steps is not None: check_number(steps, "steps", 1, 1000, integer=True)
+    if guidance is not None: check_number(guidance, "guidance", 0, 100)
+    check_number(guidance_cutoff, "guidance cutoff", 0, 1)
+    check_number(deep_cache, "deep cache interval", 1, 1000, integer=True)
+    check_number(frames, "frames", 1, MAX_FRAMES, integer=True)
+    check_number(fps, "fps", 1, 240)
+    if not 0.25 <= frames / fps <= 30:
+        raise MovieFactoryError(f"{frames} frames at {fps:g} fps make scenes of {frames / fps:g} s: keep them 0.25 to 30 s")
+    if batch_size is not None: check_number(batch_size, "batch size", 1, MAX_SCENES, integer=True)
+    check_number(crossfade, "crossfade", 0, 30)
+    if round(crossfade * fps) > frames // 2:
+        raise MovieFactoryError(f"crossfade {crossfade:g} s is more than half a scene ({frames / fps:g} s): use at most {frames // 2 / fps:g} s")
+
+def _extras_domains(f: Path) -> list | None:
+    "The domains an extras file (or folder) says it holds, from its header; None if it has no such file."
+    from safetensors import safe_open
+    f = f if f.suffix == ".safetensors" else f / "movie_extras.safetensors"
+    if not f.is_file(): return None
+    try:
+        with safe_open(str(f), "np") as fh: return list(json.loads((fh.metadata() or {})["moviefactory"])["domains"])
+    except Exception: raise MovieFactoryError(f"{f} is not a MovieFactory extras file: give the file written by MovieUNet.save_extras") from None
+
+# %% ../nbs/15_make.ipynb #3ce31290
+def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", model=None, sd2=None, extras=None, domain="hd",
+                       guided=None, sampler=None, upscale="auto", library="default", audio=True, device="auto", dtype=None, **_):
+    from moviefactory.script import LLM_CHOICES
+    if script is None:
+        if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
+    elif not isinstance(script, Script) and not Path(script).is_file():
+        raise MovieFactoryError(f"script file {script} does not exist: write one with `moviefactory script` or check the path")
+    if Path(out).suffix.lower() != ".mp4": raise MovieFactoryError(f"output {Path(out).name!r} must end in .mp4: e.g. -o movie.mp4")
+    check_writable(out, "movie", min_free=MIN_FREE)
+    if str(llm or "auto").strip().lower() not in LLM_CHOICES: raise MovieFactoryError(f"unknown LLM choice {llm!r}: use one of {', '.join(LLM_CHOICES)}")
+    if upscale not in UPSCALERS: raise MovieFactoryError(f"upscale {upscale!r} is unknown: use {', '.join(UPSCALERS)}")
+    if sampler is not None: check_sampler(sampler)
+    if dtype not in (None, "auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"):
+        raise MovieFactoryError(f"unknown dtype {dtype!r}: use auto, float32 or bfloat16")
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
+        raise MovieFactoryError(f"unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps")
+    if device != "auto" and device != "cpu": get_device(device)          # (imports torch: only when a GPU is named)
+    if extras is not None and sd2 is None: raise MovieFactoryError("extras are MovieFactory layers for an SD2 base: give --sd2 FOLDER too, or leave --extras out")
+    if model is not None and sd2 is not None: raise MovieFactoryError("give --model (a moviefactory-mini folder) or --sd2, not both")
+    if guided and sd2 is not None: raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters; SD2 has none: leave --guided out")
+    if sd2 is not None:
+        d = local_model_dir(sd2, "Stable Diffusion 2", need="unet/config.json")
+        if isinstance(d, Path): check_weights(d, "Stable Diffusion 2")
+        if extras is not None: check_weights(extras, "extras")
+        doms = ["web", "hd"] + [x for x in (_extras_domains(Path(extras)) or []) if x not in ("web", "hd")] if extras else ["web", "hd"]
+    else:
+        d = Path(model).expanduser() if model is not None else _shipped_mini()
+        if not d.is_dir(): raise MovieFactoryError(f"no video model folder at {d}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
+        for sub in ("vae", "unet"):
+            if not (d / sub / "config.json").is_file():
+                raise MovieFactoryError(f"no moviefactory-mini model at {d} (missing {sub}/config.json): give a folder made by `moviefactory train`, or use --sd2")
+        check_weights(d, "video model")
+        doms = _extras_domains(d / "movie_unet")
+        if guided:
+            from moviefactory.train import GUIDED_FILE
+            if not (d / GUIDED_FILE).is_file(): raise MovieFactoryError(f"--guided needs guided/ adapters in {d}: train them with `moviefactory train guidance {d}`")
+    if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
+    if audio and library not in (None, "default"):
+        lp, fix = Path(library), f"rebuild it with `moviefactory library build {library} FOLDER`, or use 'default'"
+        if not lp.is_dir(): raise MovieFactoryError(f"no sound library at {lp}: build one with `moviefactory library build {lp} FOLDER`, or use 'default'")
+        m = read_json_file(lp / "manifest.json", "sound library manifest", fix)
+        if not isinstance(m, dict) or not isinstance(m.get("indexes"), dict): raise MovieFactoryError(f"sound library manifest {lp / 'manifest.json'} is damaged: {fix}")
+
+def check_make_args(**kw) -> None:
+    "Check every argument of `make_movie` (given by name) before any work; a one-line `MovieFactoryError` names the first bad one."
+    _check_make_numbers(**kw); _check_make_inputs(**kw)
 
 # %% ../nbs/15_make.ipynb #830e289b
 def _writer(llm, base_url, llm_model) -> dict:
@@ -295,16 +383,10 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     `dtype`: the precision of the heavy maths (auto, float32 or bfloat16; None: `MOVIEFACTORY_DTYPE`, else auto:
     bfloat16 only where the device runs it natively, see `core.compute_dtype`).
     `cancel`: a `threading.Event` that stops the run between steps; `on_progress(stage, done, total)` replaces the bars."""
+    check_make_args(**locals())
     from moviefactory.compose import timeline
     t0, timings = time.time(), {}
     out = check_output(out)
-    if sampler is not None: check_sampler(sampler)
-    check_guidance_cutoff(guidance_cutoff); check_deep_cache(deep_cache)
-    if not isinstance(fps, (int, float)) or fps <= 0: raise MovieFactoryError(f"fps {fps!r} must be positive")
-    if model is not None and not Path(model).is_dir():
-        raise MovieFactoryError(f"no video model folder at {model}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
-    if audio and library not in (None, "default") and not Path(library).is_dir():
-        raise MovieFactoryError(f"no sound library at {library}: build one with `moviefactory library build {library} FOLDER`, or use 'default'")
     cache = lambda ns: Cache(cache_dir or get_config().cache_dir, ns)
     keep = [script] if isinstance(script, (str, Path)) else []
     json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)

@@ -242,15 +242,19 @@ def from_sd2(cls: MoviePipeline, sd2, extras=None, domains: Sequence[str] = ("we
              dtype=None, max_frames: int = 32) -> MoviePipeline:
     "SD2's VAE, OpenCLIP text encoder and U-Net (`sd2`: folder or cached hub id) plus MovieFactory `extras`."
     from transformers import CLIPTextModel, CLIPTokenizer
+    from moviefactory.core import check_weights, local_model_dir
+    name, sd2 = sd2, local_model_dir(sd2, "Stable Diffusion 2", need="unet/config.json")   # a hub id offline fails here, at once
+    if isinstance(sd2, Path): check_weights(sd2, "Stable Diffusion 2")
     dev = get_device(device or "auto"); dt = get_dtype(dtype or "auto", dev)
     try:
         tok = CLIPTokenizer.from_pretrained(str(sd2), subfolder="tokenizer")
-        te = CLIPTextModel.from_pretrained(str(sd2), subfolder="text_encoder", torch_dtype=dt)
-        vae = AutoencoderKL.from_pretrained(str(sd2), subfolder="vae", torch_dtype=dt)
+        te = CLIPTextModel.from_pretrained(str(sd2), subfolder="text_encoder", torch_dtype=dt, use_safetensors=True)
+        vae = AutoencoderKL.from_pretrained(str(sd2), subfolder="vae", torch_dtype=dt, use_safetensors=True)
         sched = DDIMScheduler.from_pretrained(str(sd2), subfolder="scheduler")
-    except (OSError, ValueError):
-        raise MovieFactoryError(f"cannot load Stable Diffusion 2 from {sd2}: give a local folder in diffusers layout "
-                                "(unet/, vae/, text_encoder/, tokenizer/, scheduler/), e.g. a download of "
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise MovieFactoryError(f"cannot load Stable Diffusion 2 from {name} ({why}): give a local folder in diffusers layout "
+                                "(unet/, vae/, text_encoder/, tokenizer/, scheduler/) with safetensors weights, e.g. a download of "
                                 "stabilityai/stable-diffusion-2-base") from None
     unet = MovieUNet.from_base(sd2, subfolder="unet", torch_dtype=dt, domains=domains, max_frames=max_frames, extras=extras)
     pipe = cls(unet=unet.eval(), vae=vae.eval(), text_encoder=te.eval(), tokenizer=tok, scheduler=sched,

@@ -21,8 +21,8 @@ __all__ = ['MINI_SIZE', 'MINI_STAGES', 'MOVIE_SET_SIZE', 'GUIDED_FILE', 'default
            'encode_text', 'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator', 'shard_batch',
            'save_checkpoint', 'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'mini_vae', 'mini_unet',
            'mini_scheduler', 'load_mini_scheduler', 'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale',
-           'LatentDiffusion', 'base_loss', 'movie_loss', 'guidance_loss', 'load_mini_unet', 'train_mini', 'main',
-           'mini_dir']
+           'LatentDiffusion', 'base_loss', 'movie_loss', 'guidance_loss', 'load_mini_unet', 'train_mini',
+           'check_train_args', 'main', 'mini_dir']
 
 # %% ../nbs/07_train.ipynb #98280bcb
 def default_text_encoder_path() -> Path:
@@ -37,10 +37,11 @@ def load_text_encoder(path=None, device="cpu", dtype=torch.float32):
     path = path or default_text_encoder_path()
     try:
         tok = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModel.from_pretrained(str(path), dtype=dtype)
-    except OSError as e:
-        raise MovieFactoryError(f"cannot load a text encoder from {path}: give a local folder with config.json, "
-                                f"tokenizer files and weights (or a hub id you have cached)") from None
+        model = AutoModel.from_pretrained(str(path), dtype=dtype, use_safetensors=True)     # never a pickle
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise MovieFactoryError(f"cannot load a text encoder from {path} ({why}): give a local folder with config.json, "
+                                f"tokenizer files and safetensors weights (or a hub id you have cached)") from None
     return tok, model.to(device).eval().requires_grad_(False)
 
 @torch.no_grad()
@@ -525,8 +526,9 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     extra loss weight on the watermark's corner (see `toy_batch`); `temporal_resblock`: stage "temporal" first replaces the
     temporal ResBlocks by fresh ones of this kind (chapter `unet`'s `set_temporal_resblock`), the temporal attentions keep
     their training. `seed` also draws the initial weights of whatever starts from scratch, so a run repeats."""
+    check_train_args(stage, out_dir, init_dir, text_encoder, max_steps, minutes, batch_size, lr, num_workers, seed,
+                     camera_weights, watermark_weight, guidance_scale, **kw)
     from diffusers import AutoencoderKL, UNet2DConditionModel
-    if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
     if temporal_resblock is not None and stage != "temporal":
         raise MovieFactoryError(f"temporal_resblock switches the temporal ResBlocks in stage 'temporal', not {stage!r}: leave it out")
     seed_everything(seed)
@@ -538,7 +540,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     world = _world(domains, 16, seed, size=MOVIE_SET_SIZE if stage == "movie" else 10**9, camera_weights=camera_weights)
     batches = lambda s: toy_batch(world, s, batch_size, k, seed=seed, watermark_weight=watermark_weight)
     if stage == "vae":
-        vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32) if has("vae") else mini_vae()
+        vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32, use_safetensors=True) if has("vae") else mini_vae()
         res = train_loop(cfg, vae, vae_loss, batches)
         vae = res["model"]
         if res["ema"] is not None: res["ema"].copy_to([p for p in vae.parameters() if p.requires_grad])
@@ -547,14 +549,14 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
     else:
         if not has("vae"): raise MovieFactoryError(f"stage {stage!r} needs a trained VAE in {init}/vae: run stage 'vae' first")
         if stage != "base" and not has("unet"): raise MovieFactoryError(f"stage {stage!r} needs a base U-Net in {init}/unet: run stage 'base' first")
-        vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32)
+        vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32, use_safetensors=True)
         tok, te = load_text_encoder(text_encoder)
         if zero_snr is None: sched = load_mini_scheduler(init) if has("unet") else mini_scheduler(zero_snr=True)
         else: sched = mini_scheduler(zero_snr)
         if _is_main(): sched.save_pretrained(out_dir / "scheduler")
         ld = LatentDiffusion(vae, tok, te, sched).to(_process_device())
         if stage == "base":
-            model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32) if has("unet") else mini_unet()
+            model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32, use_safetensors=True) if has("unet") else mini_unet()
             loss = base_loss(ld)
         else:
             model = load_mini_unet(init)
@@ -586,6 +588,33 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
                    final_loss=(read_losses(cfg.output_dir) or [{"loss": float("nan")}])[-1]["loss"])
     if _is_main(): atomic_write_text(out_dir / f"summary-{stage}.json", json.dumps(summary, indent=1))
     return summary
+
+# %% ../nbs/07_train.ipynb #42912eb4
+from .core import check_number, check_seed, check_writable, check_weights
+
+def check_train_args(stage, out_dir, init_dir=None, text_encoder=None, max_steps=1000, minutes=0, batch_size=32, lr=2e-4,
+                     num_workers=0, seed=0, camera_weights=None, watermark_weight=0.0, guidance_scale=None,
+                     checkpoint_every=500, warmup_steps=200, **_) -> None:
+    "The arguments of `train_mini`, checked before any work: a one-line `MovieFactoryError` names the first bad one."
+    from moviefactory.toyworld import CAMERAS
+    if stage not in MINI_STAGES: raise MovieFactoryError(f"unknown stage {stage!r}: use one of {', '.join(MINI_STAGES)}")
+    check_number(max_steps, "max steps", 1, 10**8, integer=True); check_number(minutes, "minutes", 0, 10**6)
+    check_number(batch_size, "batch size", 1, 65536, integer=True); check_number(lr, "learning rate", gt=0, hi=1)
+    check_number(num_workers, "workers", 0, 256, integer=True); check_seed(seed)
+    check_number(checkpoint_every, "checkpoint interval", 1, 10**8, integer=True)
+    check_number(warmup_steps, "warmup steps", 0, 10**8, integer=True)
+    check_number(watermark_weight, "watermark weight", 0, 1000)
+    if guidance_scale is not None: check_number(guidance_scale, "guidance scale", 0, 100)
+    if camera_weights is not None:
+        w = list(camera_weights)
+        if len(w) != len(CAMERAS): raise MovieFactoryError(f"{len(w)} camera weights: give one per camera move ({', '.join(CAMERAS)})")
+        for x in w: check_number(x, "camera weight", 0, 1000)
+        if not sum(w) > 0: raise MovieFactoryError("the camera weights are all 0: give at least one move a positive weight")
+    check_writable(out_dir, "training output", folder=True, min_free=64 << 20)
+    if init_dir is not None:
+        if Path(init_dir).exists(): check_weights(init_dir, "init folder")
+        elif Path(init_dir) != Path(out_dir): raise MovieFactoryError(f"no init folder at {init_dir}: give the folder of the earlier stages")
+    if text_encoder is not None: check_weights(text_encoder, "text encoder")
 
 # %% ../nbs/07_train.ipynb #3c58fa71
 def main(argv=None):

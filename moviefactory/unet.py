@@ -198,6 +198,7 @@ def from_base(cls: MovieUNet, pretrained: str | Path, subfolder: str | None = No
         saved = _saved_temporal_layers(extras_info(extras))
         temporal_text, temporal_resblock = saved["temporal_text"], saved.get("temporal_resblock", temporal_resblock)
     p = Path(str(pretrained)).expanduser()
+    kwargs.setdefault("use_safetensors", True)          # never unpickle a user's file
     if subfolder is None: subfolder = ("unet" if (p / "unet" / "config.json").is_file() else None) if p.is_dir() else "unet"
     try: unet = UNet2DConditionModel.from_pretrained(str(p) if p.is_dir() else str(pretrained), subfolder=subfolder, **kwargs)
     except Exception as e:
@@ -355,6 +356,8 @@ def extras_state_dict(self: MovieUNet) -> dict[str, torch.Tensor]:
 
 def _extras_path(path) -> Path:
     p = Path(path)
+    if p.is_file() and p.suffix != ".safetensors":
+        raise MovieFactoryError(f"extras {p} are not a .safetensors file (moviefactory never loads pickled weights): give the file written by save_extras")
     return p if p.suffix == ".safetensors" else p / EXTRAS_FILE
 
 EXTRAS_PARTS = ("spatial", "temporal")
@@ -407,7 +410,10 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
     self.set_temporal_text(saved["temporal_text"], keep=False)
     if "temporal_resblock" in saved: self.set_temporal_resblock(saved["temporal_resblock"])
     p = next(self.unet.parameters())
-    missing, unexpected = self.load_state_dict(load_file(str(f), device=str(p.device)), strict=False)
+    try: missing, unexpected = self.load_state_dict(load_file(str(f), device=str(p.device)), strict=False)
+    except Exception as e:                   # tensors of other shapes, a file cut short, ...
+        why = (str(e).strip().splitlines() or [type(e).__name__])[-1].strip()[:160]
+        raise MovieFactoryError(f"the extras in {f} do not fit this model ({why}): load the extras trained for this base") from None
     missing = [k for k in missing if k.split(".")[0] in parts]
     if missing or unexpected:
         raise MovieFactoryError(f"the extras in {f} do not match this model ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
