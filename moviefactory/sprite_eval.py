@@ -23,24 +23,24 @@ log = get_logger("moviefactory.sprite_eval")
 __all__ = ['log', 'SpriteScorer', 'score_concepts', 'SpriteBatches', 'scorer_loss', 'train_sprite_scorer', 'heldout_clips',
            'evaluate_sprite_scorer', 'sprite_scorer_dir', 'load_sprite_scorer']
 
-# %% ../nbs/13a_sprite_eval.ipynb #bf47d5eb
+# %% ../nbs/13a_sprite_eval.ipynb #7bbf9008
 def _cbr(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 class SpriteScorer(ModelMixin, ConfigMixin):
     """Which concept does a clip show? Frames (uint8 `(B, F, H, W, 3)`) become a grid of embeddings (stride 8),
     atlas pictures (uint8 `(N, 32, 32, 4)`) one embedding each; a concept's logit is the smooth maximum over
-    the grid of the cosine similarity, averaged over frames. Any picture can be scored, trained on or not."""
+    the grid of the cosine similarity, averaged over frames. Pictures are read by the frames' own network, so
+    any picture can be scored, trained on or not."""
     @register_to_config
     def __init__(self, num_frames: int = 4, height: int = 80, width: int = 192, channels: tuple = (32, 64, 128),
-                 picture_channels: tuple = (32, 64, 128), dim: int = 128, pool_temperature: float = 0.05):
+                 dim: int = 128, pool_temperature: float = 0.05, picture_background: int = 128):
         super().__init__()
         c0, c1, c2 = channels
         self.frames_net = nn.Sequential(*_cbr(3, c0, 2), *_cbr(c0, c0), *_cbr(c0, c1, 2), *_cbr(c1, c1),
                                         *_cbr(c1, c2, 2), *_cbr(c2, c2), *_cbr(c2, c2), nn.Conv2d(c2, dim, 1))
-        p0, p1, p2 = picture_channels
-        self.picture_net = nn.Sequential(*_cbr(4, p0), *_cbr(p0, p1, 2), *_cbr(p1, p1), *_cbr(p1, p2, 2), *_cbr(p2, p2, 2),
-                                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(p2, dim))
+        self.picture_adapter = nn.Linear(dim, dim)              # pictures go through the frames' own network, then this
+        nn.init.eye_(self.picture_adapter.weight); nn.init.zeros_(self.picture_adapter.bias)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(20.0)))
 
     def frame_index(self, total: int) -> torch.Tensor:
@@ -59,12 +59,17 @@ class SpriteScorer(ModelMixin, ConfigMixin):
         return f.reshape(B, T, -1, f.shape[-1])
 
     def embed_pictures(self, pictures) -> torch.Tensor:
-        "Unit embeddings `(N, dim)` of uint8 RGBA pictures `(N, 32, 32, 4)` (colour premultiplied by alpha)."
+        """Unit embeddings `(N, dim)` of uint8 RGBA pictures `(N, 32, 32, 4)`: each is laid on a grey square
+        40 x 40, read by the frames' own network, and its centre cell adapted (so a picture and a frame showing it
+        start out alike)."""
         p = (pictures if torch.is_tensor(pictures) else torch.tensor(np.asarray(pictures))).to(self.device).float() / 255
         _check(p.ndim == 4 and p.shape[-1] == 4, f"pictures have shape {tuple(p.shape)}: pass (N, 32, 32, 4) RGBA")
         p = p.permute(0, 3, 1, 2)
-        p = torch.cat([p[:, :3] * p[:, 3:] * 2 - 1, p[:, 3:] * 2 - 1], 1)
-        return F.normalize(self.picture_net(p), dim=-1)
+        x = p[:, :3] * p[:, 3:] + self.config.picture_background / 255 * (1 - p[:, 3:])
+        x = F.pad(x * 2 - 1, (4, 4, 4, 4), value=self.config.picture_background / 127.5 - 1)
+        f = self.frames_net(x)                                  # (N, dim, 5, 5)
+        c = f.shape[-1] // 2
+        return F.normalize(self.picture_adapter(f[:, :, c, c]), dim=-1)
 
     def forward(self, clips, pictures=None, picture_embeddings: torch.Tensor | None = None) -> torch.Tensor:
         "Logits `(B, N)`: how strongly each clip shows each of N pictures (or their precomputed embeddings)."
