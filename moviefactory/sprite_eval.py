@@ -139,10 +139,11 @@ def scorer_loss(logits: torch.Tensor, subjects: torch.Tensor, candidates: torch.
 def train_sprite_scorer(minutes: float | None = None, steps: int | None = None, batch: int = 32, lr: float = 2e-3,
                         seed: int = 0, split: str = "train", num_workers: int = 0, device=None,
                         atlas: SpriteAtlas | None = None, model: SpriteScorer | None = None, start: int = 0,
-                        log_every: int = 100, **config) -> tuple[SpriteScorer, list[dict]]:
+                        negatives: int | None = None, log_every: int = 100, **config) -> tuple[SpriteScorer, list[dict]]:
     """Train a `SpriteScorer` on freshly rendered clips of `split`'s concepts (all domains, one or two subjects)
     for `minutes` or `steps`, whichever ends first; `model` continues a given one (and `start` skips the clips it
-    saw). Returns the model (in eval mode, on its device) and the history."""
+    saw). `negatives` scores each batch against only that many concepts (its subjects and a random draw of others),
+    which saves most of the work on a CPU. Returns the model (in eval mode, on its device) and the history."""
     _check(minutes is not None or steps is not None, "give minutes or steps to train the sprite scorer for")
     atlas = SpriteAtlas.load() if atlas is None else atlas
     dev = get_device("auto" if device is None else device)
@@ -150,8 +151,9 @@ def train_sprite_scorer(minutes: float | None = None, steps: int | None = None, 
     model = (model or SpriteScorer(**config)).to(dev).train()
     c = model.config
     world = SpriteWorld(seed=seed, domains=DOMAINS, height=c.height, width=c.width, split=split, atlas=atlas)
-    cand = torch.as_tensor(world.pool, device=dev)
-    pics = torch.as_tensor(atlas.pictures[world.pool], device=dev)
+    pool = torch.as_tensor(world.pool, device=dev)
+    pics_all = torch.as_tensor(atlas.pictures[world.pool], device=dev)
+    gen = torch.Generator().manual_seed(seed)
     data = torch.utils.data.DataLoader(SpriteBatches(world, batch, c.num_frames, start), batch_size=None,
                                        num_workers=num_workers, prefetch_factor=4 if num_workers else None,
                                        pin_memory=dev.type == "cuda")
@@ -164,6 +166,13 @@ def train_sprite_scorer(minutes: float | None = None, steps: int | None = None, 
     for s, (x, subj) in enumerate(data):
         if s >= total or (minutes is not None and time.time() - t0 > 60 * minutes): break
         x, subj = x.to(dev, non_blocking=True), subj.to(dev, non_blocking=True)
+        cand, pics = pool, pics_all
+        if negatives is not None and negatives < len(pool):       # the batch's subjects and random others
+            keep = torch.zeros(len(pool), dtype=torch.bool, device=dev)
+            keep[torch.searchsorted(pool, subj[subj >= 0])] = True
+            free = (~keep).nonzero()[:, 0]
+            keep[free[torch.randperm(len(free), generator=gen)[:max(0, negatives - int(keep.sum()))].to(dev)]] = True
+            cand, pics = pool[keep], pics_all[keep]
         with amp: logits = model(x, pics)
         loss = scorer_loss(logits.float(), subj, cand)
         opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()

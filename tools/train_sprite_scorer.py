@@ -20,6 +20,7 @@ ap.add_argument("--lr", type=float, default=2e-3); ap.add_argument("--seed", typ
 ap.add_argument("--workers", type=int, default=max(0, min(14, (os.cpu_count() or 1) - 2)))
 ap.add_argument("--device", default="auto"); ap.add_argument("--init", default=None)
 ap.add_argument("--config", default="{}", help='SpriteScorer settings as JSON, e.g. \'{"height": 40, "width": 96}\'')
+ap.add_argument("--negatives", type=int, default=None, help="score each batch against this many concepts, not all (saves CPU)")
 ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 ap.add_argument("--eval", type=int, default=600, help="fresh one-subject clips per split to evaluate on (0: none)")
 a = ap.parse_args()
@@ -35,7 +36,7 @@ if a.init:
     print(f"continuing {a.init} after {start} clips", flush=True)
 t0 = time.time()
 model, history = train_sprite_scorer(minutes=a.minutes, steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed,
-                                     num_workers=a.workers, device=a.device, model=model, start=start, log_every=200,
+                                     num_workers=a.workers, device=a.device, model=model, start=start, log_every=200, negatives=a.negatives,
                                      **({} if model is not None else json.loads(a.config)))
 secs = time.time() - t0
 print(f"trained {len(history)} steps ({len(history) * a.batch} clips) in {secs:.0f}s", flush=True)
