@@ -17,10 +17,10 @@ from diffusers.models.modeling_utils import ModelMixin
 from .core import MovieFactoryError, get_device, get_logger
 from .sprites import SpriteAtlas, SpriteWorld, DOMAINS
 
-log = get_logger("moviefactory.sprite_eval")
+_log = get_logger("moviefactory.sprite_eval")
 
 # %% auto #0
-__all__ = ['log', 'SpriteScorer', 'score_concepts', 'SpriteBatches', 'scorer_loss', 'train_sprite_scorer', 'heldout_clips',
+__all__ = ['SpriteScorer', 'score_concepts', 'SpriteBatches', 'scorer_loss', 'train_sprite_scorer', 'heldout_clips',
            'evaluate_sprite_scorer', 'sprite_scorer_dir', 'load_sprite_scorer']
 
 # %% ../nbs/13a_sprite_eval.ipynb #7bbf9008
@@ -180,7 +180,7 @@ def train_sprite_scorer(minutes: float | None = None, steps: int | None = None, 
         history.append({"step": s + 1, "loss": loss.item(), "acc": acc, "seconds": time.time() - t0})
         if log_every and (s + 1) % log_every == 0:
             h = history[-log_every:]
-            log.info(f"step {s + 1}: loss {np.mean([e['loss'] for e in h]):.3f}, train top-1 {np.mean([e['acc'] for e in h]):.3f}")
+            _log.info(f"step {s + 1}: loss {np.mean([e['loss'] for e in h]):.3f}, train top-1 {np.mean([e['acc'] for e in h]):.3f}")
     model.register_to_config(trained_clips=int(start + len(history) * batch))
     return model.eval(), history
 
