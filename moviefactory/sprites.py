@@ -200,7 +200,7 @@ def _paint(name: str, H: int, W: int, rng) -> np.ndarray:
         c.fill((Y > 0.74) & ((X % 0.5) < 0.01), (90, 60, 35))
         sx = u(0.3, wu - 0.3); c.rect(sx - 0.2, 0.6, sx + 0.2, 0.68, (40, 40, 45)); c.blob(sx, 0.58, 0.12, 0.04, (60, 60, 65), 0.1)
     elif name == "desert":
-        c.grad(0, 0.6, (120, 170, 230), (250, 220, 170))
+        c.grad(0, 0.6, (120, 170, 230), (250, 220, 170)); c.rect(0, 0.6, wu, 1, (250, 220, 170))
         c.blob(u(0.3, wu - 0.3), u(0.12, 0.25), 0.09, 0.09, (255, 245, 180), 0.3)
         for k, (base, col) in enumerate(((0.55, (230, 190, 120)), (0.68, (220, 170, 95)), (0.82, (205, 150, 80)))):
             ph, f = u(0, 6.3), u(2, 4)
@@ -211,7 +211,7 @@ def _paint(name: str, H: int, W: int, rng) -> np.ndarray:
             c.rect(cx - 0.1, cy - 0.25, cx - 0.07, cy - 0.15, g); c.rect(cx + 0.025, cy - 0.12, cx + 0.09, cy - 0.08, g)
             c.rect(cx + 0.06, cy - 0.2, cx + 0.09, cy - 0.1, g)
     elif name == "snow":
-        c.grad(0, 0.6, (175, 190, 210), (225, 230, 240))
+        c.grad(0, 0.6, (175, 190, 210), (225, 230, 240)); c.rect(0, 0.6, wu, 1, (225, 230, 240))
         for k, cx in enumerate(rng.uniform(-0.1, wu + 0.1, int(wu * 3))):
             top = u(0.2, 0.4); c.tri(cx, top, 0.13, 0.65, (40, 90, 60)); c.tri(cx, top, 0.06, top + 0.15, (245, 250, 255))
         c.fill(Y > 0.6 + 0.03 * np.sin(X * 3 + u(0, 6)), (245, 248, 252))
@@ -233,7 +233,7 @@ def _paint(name: str, H: int, W: int, rng) -> np.ndarray:
                 top = u(lo, hi); c.tri(cx, top, 0.7, 1.0, col); c.tri(cx, top, 0.15, top + 0.12, (245, 245, 250))
         c.grad(0.8, 1, (90, 140, 70), (60, 110, 50))
     elif name == "field":
-        c.grad(0, 0.55, (95, 160, 230), (200, 225, 245))
+        c.grad(0, 0.55, (95, 160, 230), (200, 225, 245)); c.rect(0, 0.55, wu, 1, (200, 225, 245))
         for _ in range(max(2, int(wu))): c.blob(u(0, wu), u(0.1, 0.3), 0.16, 0.06, (250, 250, 252), 0.4)
         c.fill(Y > 0.52 + 0.04 * np.sin(X * 2.2 + u(0, 6)), (110, 180, 70))
         c.fill(Y > 0.68 + 0.03 * np.sin(X * 3.1 + u(0, 6)), (90, 160, 55))

@@ -24,7 +24,7 @@ SMILEYS = {"robot_face": "robot", "ghost": None, "alien": None, "space_invader":
            "see_no_evil": None, "smiley": None, "sob": None, "rage": None, "hankey": None, "boom": None}
 PERSONS = ("1F468", "1F469", "1F9D1", "1F466", "1F467", "1F9D2")
 TRAVEL_EDGES = (("steam_locomotive", "vehicle"), ("bellhop_bell", "object"), ("new_moon", "nature"))
-BAD_WORDS = re.compile(r"\d|\bsign\b|\bsymbol\b|\bwith\b|\bemoji\b|\bblack\b|\bwhite\b|\bvariation\b")
+BAD_WORDS = re.compile(r"\d|\blower\b|\bupper\b|\bleftwards\b|\brightwards\b|\bsign\b|\bsymbol\b|\bwith\b|\bemoji\b|\bblack\b|\bwhite\b|\bvariation\b")
 
 
 def clean(s: str) -> str:
