@@ -783,7 +783,8 @@ def write_script(idea: str, num_scenes: int = 10, llm: str | None = "auto", base
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise MovieFactoryError(f"seed {_short(seed)} must be a whole number from 0 to 2**63 - 1")
     choice, why = choose_writer(llm, base_url)
-    get_logger("moviefactory.script").info("script writer: %s (%s)", choice, why)
+    lg = get_logger("moviefactory.script")      # what `auto` decided is news; a writer asked for by name is not
+    (lg.info if str(llm or "auto").strip().lower() == "auto" else lg.debug)("script writer: %s (%s)", choice, why)
     if choice == "openai":
         return OpenAIWriter(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=max_retries).write(idea, n)
     if choice == "local": return LocalLLMWriter(model=model, seed=seed).write(idea, n)
