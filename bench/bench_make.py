@@ -33,8 +33,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     from moviefactory.make import make_movie
     from moviefactory.compose import probe
-    from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
-    from moviefactory.train import GUIDED_FILE, mini_dir
+    from moviefactory.mini import GUIDED_FILE, mini_dir, MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         movie = make_movie(a.idea, Path(d) / "movie.mp4", scenes=a.scenes, steps=a.steps, frames=a.frames,

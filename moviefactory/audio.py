@@ -456,7 +456,7 @@ class AudioItem:
 def _sentence_transformer(path: str | None):
     from sentence_transformers import SentenceTransformer
     if path is None:                       # the packaged MiniLM, the text encoder the video model reads too
-        from moviefactory.train import default_text_encoder_path
+        from moviefactory.mini import default_text_encoder_path
         path = str(default_text_encoder_path())
     if not Path(path).exists(): raise MovieFactoryError(f"text model folder {path} does not exist: pass a sentence-transformers folder")
     with warnings.catch_warnings():

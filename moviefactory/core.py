@@ -194,7 +194,7 @@ class Movie:
                 + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else "") + (f"\n  precision: {self.precision}" if self.precision else ""))
 
 # %% ../nbs/00_core.ipynb #8a71647f
-SAMPLERS = ("ddim", "dpm", "euler")     # what `pipeline.sampler_from` can step a noise schedule with
+SAMPLERS = ("ddim", "dpm", "euler")     # what `mini.sampler_from` can step a noise schedule with
 
 def check_sampler(name: str) -> str:
     _check(name in SAMPLERS, f"sampler {name!r} is unknown: use one of {', '.join(SAMPLERS)}")

@@ -74,13 +74,13 @@ def beside(out: Path, suffix: str, alt: str, keep=()) -> Path:
 # %% ../nbs/15_make.ipynb #d6a7f09c
 def video_model_id(model=None, sd2=None, extras=None) -> str:
     "The fingerprint of the video model `load_video_model` would load (what the clips' cache keys hash)."
-    from moviefactory.train import mini_dir
+    from moviefactory.mini import mini_dir
     return weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
 
 def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: bool = False):
     "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one; `guided`: its guidance-distilled adapters), or `sd2` + `extras`."
     from moviefactory.pipeline import MoviePipeline
-    from moviefactory.train import mini_dir
+    from moviefactory.mini import mini_dir
     if sd2 is not None:
         if extras is not None and not Path(extras).exists():
             raise MovieFactoryError(f"no extras file at {extras}: give the file written by MovieUNet.save_extras")
@@ -124,7 +124,7 @@ MAX_FRAMES = 32                 # frames per scene: the temporal layers' positio
 UPSCALERS = ("auto", "realesrgan", "lanczos", "none")
 MIN_FREE = 8 << 20              # bytes a movie, its storyboard and its script need at least in the output folder
 
-def _shipped_mini() -> Path:    # (train.mini_dir, without importing torch)
+def _shipped_mini() -> Path:    # (mini.mini_dir, without importing torch)
     import moviefactory
     return Path(moviefactory.__file__).resolve().parent / "assets" / "mini"
 
@@ -190,7 +190,7 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
         check_weights(d, "video model")
         doms = _extras_domains(d / "movie_unet")
         if guided:
-            from moviefactory.train import GUIDED_FILE
+            from moviefactory.mini import GUIDED_FILE
             if not (d / GUIDED_FILE).is_file(): raise MovieFactoryError(f"--guided needs guided/ adapters in {d}: train them with `moviefactory train guidance {d}`")
     if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
     if audio and library not in (None, "default"):
@@ -290,8 +290,7 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
                  frames, fps, batch_size, device, dtype, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
-    from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
-    from moviefactory.train import GUIDED_FILE, mini_dir
+    from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
     n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
     steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
     sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
