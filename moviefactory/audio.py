@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from .core import (MOODS, MovieFactoryError, Scene, Cache, atomic_path, atomic_write_text,
+from .core import (MOODS, MovieFactoryError, Scene, Cache, _reason, atomic_path, atomic_write_text,
                                content_hash, get_logger, progress)
 
 # %% auto #0
@@ -40,9 +40,6 @@ def assets_dir() -> Path:
     return Path(str(resources.files("moviefactory") / "assets"))
 
 # %% ../nbs/11_audio.ipynb #c656985e
-def _reason(e: Exception) -> str:
-    return str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-
 def _unit_rows(x) -> np.ndarray:
     "Rows of `x` as float32 unit vectors."
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1, np.shape(x)[-1]))

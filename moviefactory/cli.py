@@ -8,7 +8,7 @@ import argparse, errno, sys
 import moviefactory
 from pathlib import Path
 from .core import (SAMPLERS, MAX_SCENES, MovieFactoryError, Script, atomic_write_text, check_number,
-                               check_seed, check_writable, check_weights, get_config, read_json_file)
+                               check_seed, check_sound_library, check_writable, check_weights, get_config)
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -121,8 +121,7 @@ def _open_library(index_dir):
     if index_dir == "default":
         from moviefactory.audio import default_library
         return default_library()
-    if not (Path(index_dir)).is_dir(): raise MovieFactoryError(f"no sound library at {index_dir}: build one with `moviefactory library build {index_dir} FOLDER`")
-    read_json_file(Path(index_dir) / "manifest.json", "sound library manifest", "rebuild the library")   # (before the slow imports)
+    check_sound_library(index_dir, alternative="")          # (before the slow imports)
     from moviefactory.audio import AudioLibrary
     return AudioLibrary.load(index_dir)
 

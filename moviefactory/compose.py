@@ -11,17 +11,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .core import MovieFactoryError, Scene, Script, atomic_path, atomic_write_text, get_logger
+from .core import MovieFactoryError, Scene, Script, _check, _reason, atomic_path, atomic_write_text, get_logger
 from .audio import SR, EFFECT_LUFS, MUSIC_LUFS, fit_to_duration, loudness, loudness_normalise
 
 log = get_logger("moviefactory.compose")
-
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
-
-def _reason(e: Exception) -> str:
-    s = str(e).strip()
-    return s.splitlines()[0][:160] if s else type(e).__name__
 
 # %% auto #0
 __all__ = ['log', 'CLIP_SUFFIXES', 'save_clip', 'load_clip', 'Timeline', 'timeline', 'font', 'scene_text', 'burn_subtitle',

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import MovieFactoryError, get_device, get_logger, progress, frames_to_uint8
+from .core import MovieFactoryError, _check, get_device, get_logger, progress, frames_to_uint8
 from .toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS, DOMAINS, SceneSpec, ToyClip, render, random_spec
 
 log = get_logger("moviefactory.eval")
@@ -29,9 +29,6 @@ __all__ = ['log', 'I3D_KWARGS', 'TOY_HEADS', 'PAPER_SOURCE', 'PAPER_TABLE1', 'TA
            'motion_table', 'table1_row', 'table1']
 
 # %% ../nbs/13_eval.ipynb #d86ce50f
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
-
 def _frames(c) -> np.ndarray:
     if isinstance(c, ToyClip): c = c.frames
     if isinstance(c, torch.Tensor): c = c.detach().cpu().numpy()

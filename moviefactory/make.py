@@ -117,7 +117,7 @@ def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
 
 # %% ../nbs/15_make.ipynb #1a71e8e0
 import json, re
-from .core import (MAX_SCENES, check_number, check_seed, check_writable, check_weights, local_model_dir,
+from .core import (MAX_SCENES, check_number, check_sound_library, check_seed, check_writable, check_weights, local_model_dir,
                                read_json_file, get_device)
 
 MAX_FRAMES = 32                 # frames per scene: the temporal layers' position table (`MovieUNet(max_frames=32)`)
@@ -194,10 +194,7 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
             if not (d / GUIDED_FILE).is_file(): raise MovieFactoryError(f"--guided needs guided/ adapters in {d}: train them with `moviefactory train guidance {d}`")
     if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
     if audio and library not in (None, "default"):
-        lp, fix = Path(library), f"rebuild it with `moviefactory library build {library} FOLDER`, or use 'default'"
-        if not lp.is_dir(): raise MovieFactoryError(f"no sound library at {lp}: build one with `moviefactory library build {lp} FOLDER`, or use 'default'")
-        m = read_json_file(lp / "manifest.json", "sound library manifest", fix)
-        if not isinstance(m, dict) or not isinstance(m.get("indexes"), dict): raise MovieFactoryError(f"sound library manifest {lp / 'manifest.json'} is damaged: {fix}")
+        check_sound_library(library)
 
 def check_make_args(**kw) -> None:
     "Check every argument of `make_movie` (given by name) before any work; a one-line `MovieFactoryError` names the first bad one."
@@ -347,7 +344,7 @@ def _library(library):
     from moviefactory.audio import AudioLibrary, default_library
     if library in (None, "default"): return default_library(), "default"
     p = Path(library)
-    if not p.is_dir(): raise MovieFactoryError(f"no sound library at {p}: build one with `moviefactory library build {p} FOLDER`, or use 'default'")
+    check_sound_library(p)
     return AudioLibrary.load(p), weights_id(p)
 
 def _stage(name, timings):
