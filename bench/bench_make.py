@@ -32,7 +32,7 @@ def main(argv=None):
     import torch
     if a.threads: torch.set_num_threads(a.threads)
     from moviefactory.make import make_movie
-    from moviefactory.compose import probe
+    from moviefactory.media import probe
     from moviefactory.mini import GUIDED_FILE, mini_dir, MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:

@@ -204,7 +204,7 @@ def _add_eval(sub):
 _VIDEO_SUFFIXES = (".mp4", ".mkv", ".npz", ".webm", ".mov", ".avi")
 
 def _read_videos(folder) -> list:
-    from moviefactory.compose import load_clip
+    from moviefactory.media import load_clip
     d = Path(folder)
     if not d.is_dir(): raise MovieFactoryError(f"no folder {d}: give a folder of video files")
     files = sorted(p for p in d.iterdir() if p.suffix.lower() in _VIDEO_SUFFIXES and not p.name.startswith("."))
@@ -235,7 +235,7 @@ def _eval(args) -> int:
         print(f"FVD {ev.fvd(real, fake, args.i3d):.2f} ({len(real)} real, {len(fake)} generated clips)")
     elif args.metric == "clipsim":
         clips = _read_videos(args.videos)
-        print(f"CLIPSIM {ev.clipsim(clips, _captions(args.captions, len(clips)), ev.load_clip(args.clip)):.4f} ({len(clips)} clips)")
+        print(f"CLIPSIM {ev.clipsim(clips, _captions(args.captions, len(clips)), ev.load_clip_model(args.clip)):.4f} ({len(clips)} clips)")
     else:
         import torch
         from moviefactory.pipeline import MoviePipeline

@@ -101,12 +101,12 @@ def _finite(frames, i: int, guidance) -> np.ndarray:
     return f
 
 def _put_clip(cache: Cache, key: str, x: np.ndarray, fps: float):
-    from moviefactory.compose import save_clip
+    from moviefactory.media import save_clip
     with cache.put(key, ".mkv", frames=len(x), height=x.shape[1], width=x.shape[2]) as tmp: save_clip(x, tmp, fps=fps)
 
 def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
     "A cached clip, whole (`Cache` checked its checksum) and as long and as large as recorded; a bad one is deleted."
-    from moviefactory.compose import load_clip
+    from moviefactory.media import load_clip
     rec, x = cache.info(key, ".mkv"), None
     if rec is not None: x = load_clip(cache.path(key, ".mkv"))
     if x is None or (len(x), *x.shape[1:3]) != (frames, rec.get("height", x.shape[1]), rec.get("width", x.shape[2])):
@@ -328,7 +328,8 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
 # %% ../nbs/15_make.ipynb #9e5f47b7
 def _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio) -> int:
     "Write the movie, then its storyboard and script beside it (renamed into place only once the movie is); its frames, read back."
-    from moviefactory.compose import compose, probe, storyboard
+    from moviefactory.compose import compose, storyboard
+    from moviefactory.media import probe
     pics = [_read_clip(c, k, frames) for c, k in srcs]
     with atomic_path(board_path) as board_tmp, atomic_path(json_path) as json_tmp:
         storyboard(pics, sc, board_tmp, meta={"movie": out.name})
