@@ -36,10 +36,9 @@ def main(argv=None):
     import torch
     if a.threads: torch.set_num_threads(a.threads)
     from moviefactory.make import make_movie
-    from moviefactory.compose import probe
+    from moviefactory.media import probe
+    from moviefactory.mini import GUIDED_FILE, mini_dir, MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
     from moviefactory.upscale import resolve_upscale
-    from moviefactory.pipeline import MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
-    from moviefactory.train import GUIDED_FILE, mini_dir
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
         if a.fresh_home: os.environ["XDG_CACHE_HOME"] = str(Path(d) / "home-cache")

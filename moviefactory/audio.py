@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from .core import (MOODS, MovieFactoryError, Scene, Cache, atomic_path, atomic_write_text,
+from .core import (MOODS, MovieFactoryError, Scene, Cache, _reason, atomic_path, atomic_write_text,
                                content_hash, get_logger, progress)
 
 # %% auto #0
@@ -40,9 +40,6 @@ def assets_dir() -> Path:
     return Path(str(resources.files("moviefactory") / "assets"))
 
 # %% ../nbs/11_audio.ipynb #c656985e
-def _reason(e: Exception) -> str:
-    return str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-
 def _unit_rows(x) -> np.ndarray:
     "Rows of `x` as float32 unit vectors."
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1, np.shape(x)[-1]))
@@ -456,7 +453,7 @@ class AudioItem:
 def _sentence_transformer(path: str | None):
     from sentence_transformers import SentenceTransformer
     if path is None:                       # the packaged MiniLM, the text encoder the video model reads too
-        from moviefactory.train import default_text_encoder_path
+        from moviefactory.mini import default_text_encoder_path
         path = str(default_text_encoder_path())
     if not Path(path).exists(): raise MovieFactoryError(f"text model folder {path} does not exist: pass a sentence-transformers folder")
     with warnings.catch_warnings():

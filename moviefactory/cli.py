@@ -8,7 +8,7 @@ import argparse, errno, sys
 import moviefactory
 from pathlib import Path
 from .core import (SAMPLERS, MAX_SCENES, MovieFactoryError, Script, atomic_write_text, check_number,
-                               check_seed, check_writable, check_weights, get_config, read_json_file)
+                               check_seed, check_sound_library, check_writable, check_weights, get_config)
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -121,8 +121,7 @@ def _open_library(index_dir):
     if index_dir == "default":
         from moviefactory.audio import default_library
         return default_library()
-    if not (Path(index_dir)).is_dir(): raise MovieFactoryError(f"no sound library at {index_dir}: build one with `moviefactory library build {index_dir} FOLDER`")
-    read_json_file(Path(index_dir) / "manifest.json", "sound library manifest", "rebuild the library")   # (before the slow imports)
+    check_sound_library(index_dir, alternative="")          # (before the slow imports)
     from moviefactory.audio import AudioLibrary
     return AudioLibrary.load(index_dir)
 
@@ -205,7 +204,7 @@ def _add_eval(sub):
 _VIDEO_SUFFIXES = (".mp4", ".mkv", ".npz", ".webm", ".mov", ".avi")
 
 def _read_videos(folder) -> list:
-    from moviefactory.compose import load_clip
+    from moviefactory.media import load_clip
     d = Path(folder)
     if not d.is_dir(): raise MovieFactoryError(f"no folder {d}: give a folder of video files")
     files = sorted(p for p in d.iterdir() if p.suffix.lower() in _VIDEO_SUFFIXES and not p.name.startswith("."))
@@ -236,7 +235,7 @@ def _eval(args) -> int:
         print(f"FVD {ev.fvd(real, fake, args.i3d):.2f} ({len(real)} real, {len(fake)} generated clips)")
     elif args.metric == "clipsim":
         clips = _read_videos(args.videos)
-        print(f"CLIPSIM {ev.clipsim(clips, _captions(args.captions, len(clips)), ev.load_clip(args.clip)):.4f} ({len(clips)} clips)")
+        print(f"CLIPSIM {ev.clipsim(clips, _captions(args.captions, len(clips)), ev.load_clip_model(args.clip)):.4f} ({len(clips)} clips)")
     else:
         import torch
         from moviefactory.pipeline import MoviePipeline

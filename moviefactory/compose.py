@@ -11,62 +11,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .core import MovieFactoryError, Scene, Script, atomic_path, atomic_write_text, get_logger
+from .core import MovieFactoryError, Scene, Script, _check, _reason, atomic_path, atomic_write_text, get_logger
+from .media import CLIP_SUFFIXES, check_clips, load_clip, mp4_boxes, probe, save_clip
 from .audio import SR, EFFECT_LUFS, MUSIC_LUFS, fit_to_duration, loudness, loudness_normalise
 
 log = get_logger("moviefactory.compose")
 
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
-
-def _reason(e: Exception) -> str:
-    s = str(e).strip()
-    return s.splitlines()[0][:160] if s else type(e).__name__
-
 # %% auto #0
-__all__ = ['log', 'CLIP_SUFFIXES', 'save_clip', 'load_clip', 'Timeline', 'timeline', 'font', 'scene_text', 'burn_subtitle',
-           'title_card', 'duck_gain', 'limit', 'mix_audio', 'plot_soundtrack', 'mp4_boxes', 'probe',
-           'sweep_old_work_folders', 'compose', 'write_srt', 'storyboard']
-
-# %% ../nbs/12_compose.ipynb #b3d69216
-CLIP_SUFFIXES = (".mkv", ".npz", ".mp4")
-
-def save_clip(frames: np.ndarray, path, fps: float = 8, crf: int = 12) -> Path:
-    "Write frames `uint8 (F,H,W,3)` to `path`: `.mkv` FFV1 lossless (the cache format), `.npz` exact, or `.mp4` H.264 (lossy, `crf`)."
-    p = Path(path)
-    _check(p.suffix.lower() in CLIP_SUFFIXES, f"cannot write a clip as {p.suffix!r}: use {', '.join(CLIP_SUFFIXES)}")
-    x = _as_frames([frames])[0]
-    with atomic_path(p) as tmp:
-        if p.suffix.lower() == ".npz":
-            with open(tmp, "wb") as f: np.savez_compressed(f, frames=x, fps=np.float64(fps))
-            return p
-        import av
-        from fractions import Fraction
-        if p.suffix.lower() == ".mp4" and (x.shape[1] % 2 or x.shape[2] % 2):   # yuv420p needs even sizes
-            x = np.pad(x, ((0, 0), (0, x.shape[1] % 2), (0, x.shape[2] % 2), (0, 0)), mode="edge")
-        codec, pix, opts = (("ffv1", "bgr0", {"level": "3", "slices": "4"}) if p.suffix.lower() == ".mkv" else
-                            ("libx264", "yuv420p", {"crf": str(int(crf)), "preset": "veryfast"}))
-        with av.open(str(tmp), "w", format="matroska" if codec == "ffv1" else "mp4") as out:
-            s = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-            s.width, s.height, s.pix_fmt, s.options = x.shape[2], x.shape[1], pix, opts
-            for fr in x:
-                for pkt in s.encode(av.VideoFrame.from_ndarray(fr, format="rgb24")): out.mux(pkt)
-            for pkt in s.encode(): out.mux(pkt)
-    return p
-
-def load_clip(path) -> np.ndarray:
-    "Read a clip written by `save_clip` (or any video file ffmpeg reads) as `uint8 (F,H,W,3)`."
-    p = Path(path)
-    _check(p.is_file(), f"clip file {p} does not exist: check the path, or render the scene again")
-    try:
-        if p.suffix.lower() == ".npz":
-            with np.load(p) as z: x = z["frames"]
-        else:
-            import av
-            with av.open(str(p)) as c: x = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
-    except Exception as e:
-        raise MovieFactoryError(f"cannot read clip {p.name} ({_reason(e)}): delete it so the scene is rendered again") from None
-    return x
+__all__ = ['log', 'Timeline', 'timeline', 'font', 'scene_text', 'burn_subtitle', 'title_card', 'duck_gain', 'limit', 'mix_audio',
+           'plot_soundtrack', 'sweep_old_work_folders', 'compose', 'write_srt', 'storyboard']
 
 # %% ../nbs/12_compose.ipynb #4acee1fb
 def _check_effects(effects, n: int):
@@ -74,21 +27,6 @@ def _check_effects(effects, n: int):
            f"effects must be a list with one entry (array, Hit, list or None) per scene, got {type(effects).__name__}")
     _check(effects is None or len(effects) == n, f"{len(effects or ())} effects for {n} scenes: pass one entry per scene (None for silence)")
 
-def _as_frames(clips) -> list[np.ndarray]:
-    "Check (and load, for paths) a list of clips; all must be uint8 (F,H,W,3) of one size."
-    if isinstance(clips, np.ndarray) and clips.ndim == 5: clips = list(clips)
-    _check(isinstance(clips, (list, tuple)), f"clips must be a list (one clip per scene), got {type(clips).__name__}")
-    _check(len(clips) > 0, "no clips to compose: pass one clip (frames or a clip file) per scene")
-    out = []
-    for i, c in enumerate(clips, 1):
-        if isinstance(c, (str, Path)): c = load_clip(c)
-        _check(isinstance(c, np.ndarray), f"clip {i} is a {type(c).__name__}: pass a uint8 array (F, H, W, 3) or a clip file path")
-        _check(c.dtype == np.uint8, f"clip {i} has dtype {c.dtype}: pass uint8 frames (0-255), e.g. (x * 255).round().astype(np.uint8)")
-        _check(c.ndim == 4 and c.shape[-1] == 3 and min(c.shape) > 0, f"clip {i} has shape {c.shape}: pass frames as (F, H, W, 3) RGB")
-        if out: _check(c.shape[1:] == out[0].shape[1:], f"clip {i} is {c.shape[1]}x{c.shape[2]} but clip 1 is "
-                       f"{out[0].shape[1]}x{out[0].shape[2]} (H x W): every clip of a movie must have the same size")
-        out.append(np.ascontiguousarray(c))
-    return out
 
 # %% ../nbs/12_compose.ipynb #88645aa2
 @dataclass(frozen=True)
@@ -339,46 +277,6 @@ def plot_soundtrack(st: dict, tl: Timeline | None = None, labels: Sequence[str] 
     ax.set_xlabel("seconds"); ax.set_ylabel("dBFS (RMS)"); ax.legend(fontsize=7, loc="lower right", ncol=4)
     return ax
 
-# %% ../nbs/12_compose.ipynb #f1ed6ab9
-def mp4_boxes(path) -> list[str]:
-    "The top-level box types of an mp4 file, in order (e.g. ['ftyp', 'moov', 'free', 'mdat'])."
-    out, size_all = [], os.path.getsize(path)
-    with open(path, "rb") as f:
-        pos = 0
-        while pos + 8 <= size_all:
-            f.seek(pos)
-            hdr = f.read(16)
-            size, typ = int.from_bytes(hdr[:4], "big"), hdr[4:8].decode("latin-1")
-            if size == 1: size = int.from_bytes(hdr[8:16], "big")
-            elif size == 0: size = size_all - pos
-            if size < 8: break
-            out.append(typ); pos += size
-    return out
-
-def probe(path, count_frames: bool = False) -> dict:
-    "What a movie file holds: duration, video and audio stream facts, and whether it is faststart (moov before mdat)."
-    import av
-    p = Path(path)
-    _check(p.is_file(), f"{p} does not exist")
-    try:
-        with av.open(str(p)) as c:
-            info = {"duration": (c.duration or 0) / 1e6, "format": c.format.name, "video": None, "audio": None}
-            for s in c.streams:
-                cc = s.codec_context
-                if s.type == "video" and info["video"] is None:
-                    info["video"] = {"codec": cc.name, "profile": cc.profile, "width": cc.width, "height": cc.height,
-                                     "pix_fmt": cc.pix_fmt, "fps": float(s.average_rate or 0), "frames": s.frames,
-                                     "duration": float(s.duration * s.time_base) if s.duration else None}
-                elif s.type == "audio" and info["audio"] is None:
-                    info["audio"] = {"codec": cc.name, "profile": cc.profile, "sample_rate": cc.sample_rate, "channels": cc.channels,
-                                     "duration": float(s.duration * s.time_base) if s.duration else None}
-            if count_frames and info["video"]: info["video"]["decoded"] = sum(1 for _ in c.decode(video=0))
-    except av.error.FFmpegError as e:
-        raise MovieFactoryError(f"cannot read {p.name} ({_reason(e)}): the file is not a complete movie") from None
-    boxes = mp4_boxes(p) if info["format"].startswith("mov") else []
-    info["faststart"] = "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat")
-    return info
-
 # %% ../nbs/12_compose.ipynb #cd75be6b
 def _ffmpeg_error(logfile: Path) -> str:
     "The first error line in an ffmpeg log, without its '[codec @ 0x...]' prefix."
@@ -426,7 +324,7 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
     _check(isinstance(crf, int) and 0 <= crf <= 51, f"crf {crf!r} is out of range: use 0 (lossless) to 51 (worst); 18 looks transparent")
     sweep_old_work_folders()
     with atomic_path(out) as tmp, _work_folder(tmp) as work:
-        frames = _as_frames(clips)
+        frames = check_clips(clips)
         n = len(frames)
         if script is not None:
             _check(isinstance(script, Script), f"script must be a Script, got {type(script).__name__}")
@@ -495,7 +393,7 @@ def storyboard(clips, prompts, path, frames_per_scene: int = 3, thumb_width: int
     p = Path(path)
     _check(p.suffix.lower() == ".png", f"storyboard {p.name!r} must end in .png")
     _check(isinstance(frames_per_scene, int) and 1 <= frames_per_scene <= 16, f"frames_per_scene {frames_per_scene!r} must be 1 to 16")
-    frames = _as_frames(clips)
+    frames = check_clips(clips)
     if isinstance(prompts, Script):
         title = title or f"{prompts.idea} ({prompts.mood})"
         texts = [f"{sc.prompt}  [camera: {sc.camera}" + (f"; sound: {sc.sound}]" if sc.sound else "]") for sc in prompts.scenes]

@@ -16,9 +16,10 @@ __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE
            'SAMPLERS', 'MAX_SEED', 'PICKLE_SUFFIXES', 'LOG_LEVELS', 'MovieFactoryError', 'clean_text', 'Scene',
            'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff', 'check_deep_cache',
            'check_number', 'check_seed', 'check_writable', 'check_weights', 'read_json_file', 'local_model_dir',
-           'Config', 'get_config', 'seed_everything', 'get_device', 'get_dtype', 'cpu_bf16_native', 'compute_dtype',
-           'precision_note', 'writable_folder', 'sweep_temps', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes',
-           'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler', 'get_logger', 'progress']
+           'check_sound_library', 'Config', 'get_config', 'seed_everything', 'get_device', 'get_dtype',
+           'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps', 'atomic_path',
+           'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler',
+           'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -37,6 +38,11 @@ MAX_CUE_CHARS = 200       # a camera instruction or a sound cue
 
 def _check(cond, msg):
     if not cond: raise MovieFactoryError(msg)
+
+def _reason(e: Exception) -> str:
+    "What a one-line error quotes of an exception: the first line of its message (160 characters at most), or its type."
+    s = str(e).strip()
+    return s.splitlines()[0][:160] if s else type(e).__name__
 
 def _short(value, limit: int = 60) -> str:
     "`repr(value)` cut to `limit` characters: safe to put in a one-line message whatever the value is."
@@ -194,7 +200,7 @@ class Movie:
                 + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else "") + (f"\n  precision: {self.precision}" if self.precision else ""))
 
 # %% ../nbs/00_core.ipynb #8a71647f
-SAMPLERS = ("ddim", "dpm", "euler")     # what `pipeline.sampler_from` can step a noise schedule with
+SAMPLERS = ("ddim", "dpm", "euler")     # what `mini.sampler_from` can step a noise schedule with
 
 def check_sampler(name: str) -> str:
     _check(name in SAMPLERS, f"sampler {name!r} is unknown: use one of {', '.join(SAMPLERS)}")
@@ -314,6 +320,17 @@ def local_model_dir(name, what: str = "model", need: str = "model_index.json") -
     except Exception as e:
         raise MovieFactoryError(f"cannot find {what} {s!r} on the Hugging Face hub ({type(e).__name__}): {hint}") from None
     return s
+
+# %% ../nbs/00_core.ipynb #7b97b36e
+def check_sound_library(path, alternative: str = ", or use 'default'") -> dict:
+    "The manifest of the sound library folder `path`; one line if the folder is missing or its manifest is damaged."
+    p = Path(path)
+    fix = f"`moviefactory library build {p} FOLDER`{alternative}"
+    _check(p.is_dir(), f"no sound library at {p}: build one with {fix}")
+    m = read_json_file(p / "manifest.json", "sound library manifest", f"rebuild it with {fix}")
+    _check(isinstance(m, dict) and isinstance(m.get("indexes"), dict),
+           f"sound library manifest {p / 'manifest.json'} is damaged: rebuild it with {fix}")
+    return m
 
 # %% ../nbs/00_core.ipynb #649757b7
 def _default_cache_dir() -> str:

@@ -20,9 +20,9 @@ _log = get_logger("moviefactory.data")
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'BAD_REASONS', 'VIDEO_COLUMNS', 'CAPTION_COLUMNS', 'BadVideo', 'probe_video', 'read_frames',
-           'write_video', 'to_pixel_values', 'to_uint8', 'ClipTransform', 'VideoRecord', 'read_video_csv',
-           'read_video_folder', 'collate', 'VideoCaptionDataset', 'ToyDataset', 'MixedDataset', 'write_shards',
-           'expand_urls', 'node_info', 'ShardedVideoDataset']
+           'to_pixel_values', 'to_uint8', 'ClipTransform', 'VideoRecord', 'read_video_csv', 'read_video_folder',
+           'collate', 'VideoCaptionDataset', 'ToyDataset', 'MixedDataset', 'write_shards', 'expand_urls', 'node_info',
+           'ShardedVideoDataset']
 
 # %% ../nbs/02_data.ipynb #dbcd0014
 VIDEO_EXTS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".gif")
@@ -100,26 +100,6 @@ def read_frames(src, num_frames: int = 16, fps: float | None = 8.0, start: float
         for k in pick:
             if k not in frames: frames[k] = got[k][1].to_ndarray(format="rgb24")
         return np.stack([frames[k] for k in pick]), times[pick]
-
-# %% ../nbs/02_data.ipynb #d436d0a3
-def write_video(path, frames, fps: float = 8, crf: int = 18) -> Path:
-    """Write uint8 frames (F, H, W, 3) as an H.264 mp4 (odd sizes padded by one pixel), atomically."""
-    import av
-    from moviefactory.core import atomic_path
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise MovieFactoryError(f"write_video needs uint8 frames shaped (F, H, W, 3), got {frames.dtype} {frames.shape}")
-    H, W = frames.shape[1:3]
-    frames = np.pad(frames, ((0, 0), (0, H % 2), (0, W % 2), (0, 0)), mode="edge")
-    from fractions import Fraction
-    with atomic_path(path, suffix=".mp4") as tmp:
-        with av.open(str(tmp), "w", format="mp4") as c:
-            s = c.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-            s.width, s.height, s.pix_fmt, s.options = frames.shape[2], frames.shape[1], "yuv420p", {"crf": str(crf)}
-            for f in frames:
-                for p in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")): c.mux(p)
-            for p in s.encode(): c.mux(p)
-    return Path(path)
 
 # %% ../nbs/02_data.ipynb #6b6c03c3
 def to_pixel_values(frames) -> torch.Tensor:

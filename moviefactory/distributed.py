@@ -110,7 +110,8 @@ def tiny_stage2(batch_size: int = 4, num_frames: int = 4, seed: int = 0):
     from transformers import AutoTokenizer, BertConfig, BertModel
     from moviefactory.spatial import TINY_UNET_CONFIG
     from moviefactory.toyworld import ToyWorld
-    from moviefactory.train import LatentDiffusion, default_text_encoder_path, movie_loss, toy_batch
+    from moviefactory.train import LatentDiffusion, movie_loss, toy_batch
+    from moviefactory.mini import default_text_encoder_path
     from moviefactory.unet import MovieUNet
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(str(default_text_encoder_path()))
@@ -140,7 +141,7 @@ def _bench_pipeline(size: str, device):
     from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import BertConfig, BertModel, BertTokenizerFast
     from moviefactory.pipeline import MoviePipeline, tiny_pipeline
-    from moviefactory.train import mini_scheduler
+    from moviefactory.mini import mini_scheduler
     if size != "paper": return tiny_pipeline().to(device)
     torch.manual_seed(0)
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "scene", "warm", "-", "up", *"0123456789"]
@@ -170,7 +171,7 @@ def bench(kind: str = "train", size: str = "tiny", steps: int = 8, warmup: int =
            "frames": S["frames"], "height": S["height"], "width": S["width"]}
     if dev.type == "cuda": torch.cuda.reset_peak_memory_stats(dev)
     if kind == "train":
-        from moviefactory.train import mini_scheduler
+        from moviefactory.mini import mini_scheduler
         model = _bench_unet(size, dev).set_stage("temporal")
         if dev.type == "cuda": model.enable_gradient_checkpointing()
         D, L = model.config.unet_config["cross_attention_dim"], (77 if size == "paper" else 16)

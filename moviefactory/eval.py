@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import MovieFactoryError, get_device, get_logger, progress, frames_to_uint8
+from .core import MovieFactoryError, _check, get_device, get_logger, progress, frames_to_uint8
 from .toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS, DOMAINS, SceneSpec, ToyClip, render, random_spec
 
 log = get_logger("moviefactory.eval")
@@ -22,16 +22,13 @@ log = get_logger("moviefactory.eval")
 # %% auto #0
 __all__ = ['log', 'I3D_KWARGS', 'TOY_HEADS', 'PAPER_SOURCE', 'PAPER_TABLE1', 'TABLE_COLUMNS', 'as_clips', 'feature_stats',
            'frechet_distance', 'frechet_distance_features', 'fvd_preprocess', 'VideoFeatures', 'load_video_detector',
-           'TinyI3D', 'make_tiny_i3d', 'fvd', 'load_clip', 'clip_frame_similarity', 'clipsim', 'make_tiny_clip',
+           'TinyI3D', 'make_tiny_i3d', 'fvd', 'load_clip_model', 'clip_frame_similarity', 'clipsim', 'make_tiny_clip',
            'ToyScorer', 'toy_scorer_data', 'toy_labels', 'train_toy_scorer', 'calibrate_toy_features',
            'evaluate_toy_scorer', 'toy_scorer_dir', 'load_toy_scorer', 'toy_eval_prompts', 'toy_reference_clips',
            'toy_consistency', 'toy_scores', 'toy_features', 'toy_fvd', 'jpeg_clips', 'h264_clips', 'table_markdown',
            'motion_table', 'table1_row', 'table1']
 
 # %% ../nbs/13_eval.ipynb #d86ce50f
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
-
 def _frames(c) -> np.ndarray:
     if isinstance(c, ToyClip): c = c.frames
     if isinstance(c, torch.Tensor): c = c.detach().cpu().numpy()
@@ -206,7 +203,7 @@ def _load_clip_cached(path: str, device: str):
         raise MovieFactoryError(f"cannot load a CLIP model from {path} ({type(e).__name__}): {_CLIP_HELP}") from None
     return model, processor
 
-def load_clip(path, device=None):
+def load_clip_model(path, device=None):
     "A CLIP model and processor from a local folder (or a hub id already in the local cache); nothing downloads."
     _check(path is not None and str(path).strip(), f"no CLIP model given: {_CLIP_HELP}")
     return _load_clip_cached(str(path), str(get_device("auto" if device is None else device)))
@@ -217,7 +214,7 @@ def clip_frame_similarity(clips, captions: Sequence[str], clip, batch: int = 64,
     x = as_clips(clips)
     captions = [captions] if isinstance(captions, str) else list(captions)
     _check(len(captions) == len(x), f"{len(x)} clips but {len(captions)} captions: give one caption per clip")
-    model, processor = load_clip(clip, device) if isinstance(clip, (str, Path)) or clip is None else clip
+    model, processor = load_clip_model(clip, device) if isinstance(clip, (str, Path)) or clip is None else clip
     dev = next(model.parameters()).device
     t = []
     for s in range(0, len(captions), batch):
@@ -569,15 +566,14 @@ def jpeg_clips(clips, quality: int = 50) -> np.ndarray:
     return np.stack([[rt(f) for f in c] for c in x])
 
 def h264_clips(clips, crf: int = 28, fps: int = 8) -> np.ndarray:
-    "Each clip written as an H.264 mp4 at `crf` by the data chapter's `write_video`, and decoded again (PyAV)."
-    import av, tempfile
-    from moviefactory.data import write_video
+    "Each clip written as an H.264 mp4 at `crf` (x264's default preset) by `media.save_clip`, and decoded again (PyAV)."
+    import tempfile
+    from moviefactory.media import load_clip, save_clip
     x = as_clips(clips)
     out = []
     with tempfile.TemporaryDirectory() as d:
         for i, c in enumerate(x):
-            p = write_video(Path(d) / f"{i}.mp4", c, fps=fps, crf=crf)
-            with av.open(str(p)) as cont: f = np.stack([fr.to_ndarray(format="rgb24") for fr in cont.decode(video=0)])
+            f = load_clip(save_clip(c, Path(d) / f"{i}.mp4", fps=fps, crf=crf, preset="medium"))
             out.append(f[:, :c.shape[1], :c.shape[2]])
     return np.stack(out)
 

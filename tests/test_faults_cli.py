@@ -29,7 +29,7 @@ sys.exit(rc)"""
 def world():
     "A working folder with damaged inputs of every kind, and an empty cache; its file list is compared after each case."
     from safetensors.numpy import save_file
-    from moviefactory.train import mini_dir
+    from moviefactory.mini import mini_dir
     w = Path(tempfile.mkdtemp(prefix="mf-faults-"))
     os.chmod(w, 0o755)                                         # (the non-root case must reach it)
     rng = np.random.default_rng(0)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from moviefactory.compose import probe, save_clip, timeline
+from moviefactory.media import probe, save_clip
+from moviefactory.compose import timeline
 from moviefactory.core import Cache, MovieFactoryError
 from moviefactory.script import TemplateWriter
 

@@ -60,7 +60,7 @@ def main(argv=None):
     guided = " (guided adapters)" if a.guided else ""           # on every row that samples the final model
     from moviefactory.pipeline import MoviePipeline
     from moviefactory import eval as ev
-    from moviefactory.train import load_mini_unet
+    from moviefactory.mini import load_mini_unet
     from moviefactory.unet import MovieUNet
     out = Path(a.out_dir); out.mkdir(parents=True, exist_ok=True)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
@@ -104,7 +104,7 @@ def main(argv=None):
         t0 = time.time()
         clips = sample(pipe, prompts, dom, images, a.steps, a.seed, a.batch, guidance=g)
         score(name + (guided if unet is full else "") + tag(g), clips, time.time() - t0, domain=dom, frames_as_images=images, guidance=g)
-    from moviefactory.pipeline import sampler_from
+    from moviefactory.mini import sampler_from
     base_sched = pipe.scheduler
     for spec, g in ((s, g) for s in (a.samplers.split(",") if a.samplers else []) for g in scales):
         kind, steps, cutoff, *dc = spec.split(":"); steps, cutoff, dc = int(steps), float(cutoff), int(dc[0]) if dc else 1

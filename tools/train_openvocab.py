@@ -163,7 +163,8 @@ def main(argv=None):
     dlog.set_verbosity_error()                                   # float16 saving warns once per model, harmlessly
     from moviefactory.core import seed_everything
     from moviefactory.sprites import SpriteAtlas
-    from moviefactory.train import TrainConfig, LatentDiffusion, load_text_encoder, mini_dir, mini_scheduler, train_loop, read_losses
+    from moviefactory.train import TrainConfig, LatentDiffusion, train_loop, read_losses
+    from moviefactory.mini import load_text_encoder, mini_dir, mini_scheduler
     from moviefactory.retrieval import RetrievalUNet, sprite_batch, retrieval_loss
     t_start = time.time()
     seed_everything(a.seed)

@@ -10,7 +10,7 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 MOVIEFACTOR
 te=/tmp/minilm; python3 tools/dev/pack_text_encoder.py unpack .carry/minilm8 $te || exit 1
 abl=/tmp/ablation; mkdir -p $abl && cp -r moviefactory/assets/mini/vae moviefactory/assets/mini/unet moviefactory/assets/mini/scheduler $abl/
 echo "=== ablation: temporal layers on the bare base for $minutes min"
-python3 -m moviefactory.train temporal $abl --init-dir $abl --text-encoder $te --minutes "$minutes" --max-steps 200000 \
+python3 -m moviefactory.cli train temporal $abl --init-dir $abl --text-encoder $te --minutes "$minutes" --max-steps 200000 \
     --batch-size 16 --lr 1.5e-4 --num-workers 14 --checkpoint-every 100000 --warmup-steps 40 ${ZERO_SNR:+--zero-snr} 2>&1 | grep -v "Warning\|warn(" | tail -3
 cp $abl/summary-temporal.json $OUT/ablation-summary.json; cp $abl/run-temporal/losses.jsonl $OUT/ablation-losses.jsonl
 echo "=== evaluation, $n held-out clips per row"

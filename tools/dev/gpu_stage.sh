@@ -24,7 +24,7 @@ for spec in $stages; do
   IFS=: read -r stage minutes batch lr <<<"$spec"
   [ -d $work/run-$stage ] && mv $work/run-$stage $work/run-$stage-$(date +%H%M%S)   # keep earlier calls' curves
   echo "=== stage $stage for $minutes min (batch ${batch:-64}, lr ${lr:-2e-4})"
-  python3 -m moviefactory.train "$stage" $work --init-dir $work --text-encoder $te \
+  python3 -m moviefactory.cli train "$stage" $work --init-dir $work --text-encoder $te \
       --minutes "$minutes" --max-steps 200000 --batch-size "${batch:-64}" --lr "${lr:-2e-4}" \
       --num-workers 14 --checkpoint-every 100000 --warmup-steps "${WARMUP:-50}" ${ZERO_SNR:+--zero-snr} \
       --seed "${SEED:-0}" ${CAMERA_WEIGHTS:+--camera-weights "$CAMERA_WEIGHTS"} \

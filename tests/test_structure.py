@@ -1,0 +1,87 @@
+"""The package's modules import one way: no cycles, counting the imports inside functions (that is where a loop
+hides), and in the order of the layers below; only an entry point (`__main__`) imports the command line."""
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[1] / "moviefactory"
+
+# Lowest first; a module imports only modules of earlier layers (modules of one layer stand beside each other).
+LAYERS = [("core",), ("media",), ("toyworld",), ("sprites",), ("data",), ("domain_norm",), ("spatial",), ("temporal",),
+          ("unet",), ("mini",), ("retrieval", "train", "pipeline"), ("distributed", "upscale"), ("script",), ("audio",),
+          ("compose",), ("eval",), ("make",), ("cli",), ("__main__",)]
+
+
+def modules() -> list[str]:
+    return sorted(p.stem for p in PKG.glob("*.py") if p.stem == "__main__" or not p.stem.startswith("_"))
+
+
+def imported(name: str) -> dict[str, list[int]]:
+    "The package's modules that module `name` imports anywhere in its file (top level or inside a function), with line numbers."
+    tree, mods, out = ast.parse((PKG / f"{name}.py").read_text()), set(modules()), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1: parts = (node.module or "").split(".")
+            elif node.module and node.module.split(".")[0] == "moviefactory": parts = node.module.split(".")[1:]
+            else: continue
+            # `from moviefactory import eval` / `from . import eval` name the module in `names`
+            targets = [parts[0]] if parts and parts[0] else [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [a.name.split(".")[1] for a in node.names if a.name.startswith("moviefactory.")]
+        else: continue
+        for t in targets:
+            if t in mods and t != name: out.setdefault(t, []).append(node.lineno)
+    return out
+
+
+def graph() -> dict[str, dict[str, list[int]]]:
+    return {m: imported(m) for m in modules()}
+
+
+def find_cycle(g) -> list[str] | None:
+    "A list of modules that import each other in a loop, or None."
+    state, stack = {}, []
+    def visit(m):
+        state[m] = "open"; stack.append(m)
+        for n in sorted(g[m]):
+            if state.get(n) == "open": return stack[stack.index(n):] + [n]
+            if n not in state and (c := visit(n)): return c
+        state[m] = "done"; stack.pop()
+        return None
+    for m in sorted(g):
+        if m not in state and (c := visit(m)): return c
+    return None
+
+
+def test_the_parser_sees_imports_inside_functions(tmp_path, monkeypatch):
+    "A loop made only of imports inside functions is still a loop."
+    (tmp_path / "a.py").write_text("from .b import x\n")
+    (tmp_path / "b.py").write_text("def f():\n    from moviefactory.a import y\n    import moviefactory.c\n")
+    (tmp_path / "c.py").write_text("def g():\n    from moviefactory import a\n")
+    monkeypatch.setitem(globals(), "PKG", tmp_path)
+    g = graph()
+    assert g == {"a": {"b": [1]}, "b": {"a": [2], "c": [3]}, "c": {"a": [2]}}, g
+    assert find_cycle(g) == ["a", "b", "a"]
+    (tmp_path / "b.py").write_text("x = 1\n")
+    assert find_cycle(graph()) is None
+
+
+def test_no_import_cycle():
+    cycle = find_cycle(graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_every_module_has_a_layer():
+    layered = {m for layer in LAYERS for m in layer}
+    assert set(modules()) <= layered, f"modules without a layer in LAYERS: {sorted(set(modules()) - layered)}"
+
+
+def test_imports_go_down_the_layers():
+    rank = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    up = [f"{m} imports {n} (line {lines[0]})" for m, deps in graph().items() for n, lines in deps.items()
+          if rank.get(n, -1) >= rank.get(m, -1)]
+    assert not up, "imports that go up or sideways: " + "; ".join(up)
+
+
+def test_only_an_entry_point_imports_the_cli():
+    users = [m for m, deps in graph().items() if "cli" in deps and m != "__main__"]
+    assert not users, f"modules importing moviefactory.cli: {users} (only the entry point `__main__` may)"
