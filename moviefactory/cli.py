@@ -31,6 +31,8 @@ def _add_make(sub):
     v.add_argument("--model", help="a moviefactory-mini folder (default: the one shipped in the package)")
     v.add_argument("--sd2", help="a Stable Diffusion 2 folder in diffusers layout, to use instead of the mini model")
     v.add_argument("--extras", help="MovieFactory adapter/temporal weights for --sd2 (MovieUNet.save_extras)")
+    v.add_argument("--allow-untrained-extras", action="store_true",
+                   help="run --sd2 without --extras: every frame an independent image (refused unless given)")
     v.add_argument("--domain", default="hd", help="look of the clips: the domain-aware norm to use (default hd)")
     v.add_argument("--steps", type=int, help="denoising steps (default 6 for the mini model, 50 for SD2)")
     v.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default 3 for moviefactory-mini, 7.5 with --sd2)")
@@ -41,6 +43,8 @@ def _add_make(sub):
     v.add_argument("--deep-cache", type=int, default=1, help="run the whole U-Net every N steps, its outer layers in between (DeepCache; default 1: off)")
     v.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
     v.add_argument("--fps", type=float, default=8, help="frames per second of the movie (default 8)")
+    v.add_argument("--height", type=int, help="frame height before the 4x upscale (default 320 with --sd2, the paper's; the mini model's 80)")
+    v.add_argument("--width", type=int, help="frame width before the 4x upscale (default 768 with --sd2, the paper's; the mini model's 192)")
     v.add_argument("--batch-size", type=int, help="scenes denoised together (default 1 on CPU, 4 on GPU)")
     v.add_argument("--upscale", default="auto", choices=("auto", "realesrgan", "lanczos", "none"),
                    help="4x upscaler (default auto: Real-ESRGAN on a GPU or a CPU with native bfloat16, else Lanczos)")
@@ -65,7 +69,8 @@ def _make(args) -> int:
               base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
               sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance, guided=args.guided,
               guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
-              frames=args.frames, fps=args.fps, batch_size=args.batch_size, upscale=args.upscale,
+              frames=args.frames, fps=args.fps, height=args.height, width=args.width,
+              allow_untrained_extras=args.allow_untrained_extras, batch_size=args.batch_size, upscale=args.upscale,
               library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
               crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device, dtype=args.dtype)
     check_make_args(idea=args.idea, out=args.output, **kw)     # before make_movie loads torch and diffusers

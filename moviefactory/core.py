@@ -13,13 +13,13 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE_CHARS', 'MAX_JSON_CHARS', 'MAX_JSON_DIGITS',
-           'SAMPLERS', 'MAX_SEED', 'PICKLE_SUFFIXES', 'LOG_LEVELS', 'MovieFactoryError', 'clean_text', 'Scene',
-           'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff', 'check_deep_cache',
-           'check_number', 'check_seed', 'check_writable', 'check_weights', 'read_json_file', 'local_model_dir',
-           'check_sound_library', 'Config', 'get_config', 'seed_everything', 'get_device', 'get_dtype',
-           'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps', 'atomic_path',
-           'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache', 'BarSafeHandler',
-           'get_logger', 'progress']
+           'SAMPLERS', 'MAX_SEED', 'MAX_FRAME_SIDE', 'PICKLE_SUFFIXES', 'LOG_LEVELS', 'MovieFactoryError', 'clean_text',
+           'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff', 'check_deep_cache',
+           'check_number', 'check_seed', 'check_frame_size', 'check_writable', 'check_weights', 'read_json_file',
+           'local_model_dir', 'check_sound_library', 'Config', 'get_config', 'seed_everything', 'get_device',
+           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps',
+           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
+           'BarSafeHandler', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -191,13 +191,15 @@ class Movie:
     duration: float | None = None           # seconds of the movie as cut (title card and crossfades included)
     script_path: Path | None = None         # where the script as made was written
     precision: str | None = None            # the heavy maths' precision and why, e.g. "float32 (CPU AVX2, no native bfloat16)"
+    warnings: list[str] = field(default_factory=list)   # what the user should know about this movie (also logged)
 
     def summary(self) -> str:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items())
         secs = self.script.duration if self.duration is None else self.duration
         beside = [f"{k} {v}" for k, v in (("storyboard", self.storyboard), ("script", self.script_path)) if v]
         return (f"{len(self.script.scenes)} scenes, {secs:.1f}s of movie -> {self.path}"
-                + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else "") + (f"\n  precision: {self.precision}" if self.precision else ""))
+                + (f" ({', '.join(beside)})" if beside else "") + (f"\n  time: {t}" if t else "") + (f"\n  precision: {self.precision}" if self.precision else "")
+                + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 # %% ../nbs/00_core.ipynb #8a71647f
 SAMPLERS = ("ddim", "dpm", "euler")     # what `mini.sampler_from` can step a noise schedule with
@@ -246,6 +248,21 @@ def check_number(value, name: str, lo=None, hi=None, integer: bool = False, gt=N
 def check_seed(seed, name: str = "seed") -> int:
     "A seed every generator takes (Python, NumPy, torch): a whole number from 0 to `MAX_SEED`."
     return check_number(seed, name, 0, MAX_SEED, integer=True)
+
+# %% ../nbs/00_core.ipynb #417242a0
+MAX_FRAME_SIDE = 4096     # pixels: a frame side beyond this is a typo, not a movie
+
+def check_frame_size(value, name: str, multiple: int, vae_factor: int | None = None) -> int:
+    """A frame `height` or `width` a model can make: a whole number up to `MAX_FRAME_SIDE` that divides by `multiple`
+    (the VAE's down-sampling `vae_factor` times the U-Net's); else one line naming the nearest sizes that do."""
+    v = check_number(value, name, multiple, MAX_FRAME_SIDE, integer=True)
+    if v % multiple:
+        why = (f"the VAE's {vae_factor}x times the U-Net's {multiple // vae_factor}x down-sampling" if vae_factor
+               else "the model's down-sampling")
+        lo = v // multiple * multiple
+        raise MovieFactoryError(f"{name} {v} does not divide by {multiple} ({why}): use {lo} or {lo + multiple}")
+    return v
+
 
 # %% ../nbs/00_core.ipynb #cca3a05d
 def _nearest_existing(p: Path) -> Path:

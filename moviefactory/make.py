@@ -15,8 +15,9 @@ from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_co
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'weights_id', 'check_output', 'beside', 'video_model_id',
-           'load_video_model', 'check_make_args', 'script_stage', 'Stopped', 'make_movie', 'MovieApp']
+__all__ = ['log', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'SD2_SIZE', 'UNTRAINED_EXTRAS', 'UNTRAINED_FIX', 'weights_id',
+           'check_output', 'beside', 'video_model_id', 'load_video_model', 'frame_size', 'check_make_args',
+           'script_stage', 'Stopped', 'make_movie', 'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -117,19 +118,20 @@ def _read_clip(cache: Cache, key: str, frames: int) -> np.ndarray:
 
 # %% ../nbs/15_make.ipynb #1a71e8e0
 import json, re
-from .core import (MAX_SCENES, check_number, check_sound_library, check_seed, check_writable, check_weights, local_model_dir,
-                               read_json_file, get_device)
+from .core import (MAX_FRAME_SIDE, MAX_SCENES, check_frame_size, check_number, check_sound_library, check_seed,
+                               check_writable, check_weights, local_model_dir, read_json_file, get_device)
 
 MAX_FRAMES = 32                 # frames per scene: the temporal layers' position table (`MovieUNet(max_frames=32)`)
 UPSCALERS = ("auto", "realesrgan", "lanczos", "none")
 MIN_FREE = 8 << 20              # bytes a movie, its storyboard and its script need at least in the output folder
+SD2_SIZE = (320, 768)           # frames SD2 makes unless told: the paper's 768x320 (`pipeline.SD2_SIZE`, without importing torch)
 
 def _shipped_mini() -> Path:    # (mini.mini_dir, without importing torch)
     import moviefactory
     return Path(moviefactory.__file__).resolve().parent / "assets" / "mini"
 
 def _check_make_numbers(scenes=10, seed=0, script=None, llm_timeout=60, steps=None, guidance=None, guidance_cutoff=1.0,
-                        deep_cache=1, frames=16, fps=8, batch_size=None, crossfade=0.5, **_):
+                        deep_cache=1, frames=16, fps=8, batch_size=None, crossfade=0.5, height=None, width=None, **_):
     if script is None: check_number(scenes, "scenes", 1, MAX_SCENES, integer=True)
     check_seed(seed)
     check_number(llm_timeout, "LLM timeout", gt=0, hi=86400)
@@ -138,6 +140,8 @@ def _check_make_numbers(scenes=10, seed=0, script=None, llm_timeout=60, steps=No
     check_number(guidance_cutoff, "guidance cutoff", 0, 1)
     check_number(deep_cache, "deep cache interval", 1, 1000, integer=True)
     check_number(frames, "frames", 1, MAX_FRAMES, integer=True)
+    for name, v in (("height", height), ("width", width)):      # (whether the model can make it: `frame_size`)
+        if v is not None: check_number(v, name, 1, MAX_FRAME_SIDE, integer=True)
     check_number(fps, "fps", 1, 240)
     if not 0.25 <= frames / fps <= 30:
         raise MovieFactoryError(f"{frames} frames at {fps:g} fps make scenes of {frames / fps:g} s: keep them 0.25 to 30 s")
@@ -155,9 +159,29 @@ def _extras_domains(f: Path) -> list | None:
         with safe_open(str(f), "np") as fh: return list(json.loads((fh.metadata() or {})["moviefactory"])["domains"])
     except Exception: raise MovieFactoryError(f"{f} is not a MovieFactory extras file: give the file written by MovieUNet.save_extras") from None
 
+def frame_size(d: Path | None, sd2: bool, height=None, width=None) -> tuple[int, int]:
+    """The (height, width) the video model in folder `d` makes for these arguments: as asked, else its default (SD2: the
+    paper's 768x320; a mini model: its trained size). Checked against the VAE's and U-Net's down-sampling as far as their
+    config.json files are at hand (a hub id not yet downloaded is checked by the pipeline, before it denoises)."""
+    cfg = lambda sub: read_json_file(d / sub / "config.json", f"{sub} config", "give a model folder in diffusers layout") \
+        if d is not None and (d / sub / "config.json").is_file() else None
+    vae, unet = cfg("vae"), cfg("unet")
+    f = m = None
+    if isinstance(vae, dict) and isinstance(unet, dict) and "block_out_channels" in vae and "block_out_channels" in unet:
+        f = 2 ** (len(vae["block_out_channels"]) - 1); m = f * 2 ** (len(unet["block_out_channels"]) - 1)
+    if sd2: default = SD2_SIZE
+    elif f and "sample_size" in unet:
+        ss = unet["sample_size"]; default = tuple(int(s) * f for s in ((ss, ss) if isinstance(ss, int) else ss))
+    else: default = (None, None)
+    h, w = default[0] if height is None else height, default[1] if width is None else width
+    if m: h, w = check_frame_size(h, "height", m, f), check_frame_size(w, "width", m, f)
+    return h, w
+
+
 # %% ../nbs/15_make.ipynb #3ce31290
 def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", model=None, sd2=None, extras=None, domain="hd",
-                       guided=None, sampler=None, upscale="auto", library="default", audio=True, device="auto", dtype=None, **_):
+                       guided=None, sampler=None, upscale="auto", library="default", audio=True, device="auto", dtype=None,
+                       height=None, width=None, allow_untrained_extras=False, **_):
     from moviefactory.script import LLM_CHOICES
     if script is None:
         if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
@@ -181,6 +205,7 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
         if isinstance(d, Path): check_weights(d, "Stable Diffusion 2")
         if extras is not None: check_weights(extras, "extras")
         doms = ["web", "hd"] + [x for x in (_extras_domains(Path(extras)) or []) if x not in ("web", "hd")] if extras else ["web", "hd"]
+        if extras is None and not allow_untrained_extras: raise MovieFactoryError(UNTRAINED_EXTRAS + ": " + UNTRAINED_FIX)
     else:
         d = Path(model).expanduser() if model is not None else _shipped_mini()
         if not d.is_dir(): raise MovieFactoryError(f"no video model folder at {d}: give a moviefactory-mini folder (vae/, unet/, movie_unet/) or use --sd2")
@@ -192,9 +217,15 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
         if guided:
             from moviefactory.mini import GUIDED_FILE
             if not (d / GUIDED_FILE).is_file(): raise MovieFactoryError(f"--guided needs guided/ adapters in {d}: train them with `moviefactory train guidance {d}`")
+    frame_size(d if isinstance(d, Path) else None, sd2 is not None, height, width)
     if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
     if audio and library not in (None, "default"):
         check_sound_library(library)
+
+UNTRAINED_EXTRAS = ("--sd2 without --extras has no trained temporal layers, so every frame is an independent image "
+                    "(a flickering slideshow, not a clip)")
+UNTRAINED_FIX = ("train the extras (tutorial `paper_path`: stages spatial, temporal and movie, then MovieUNet.save_extras) "
+                 "and pass --extras FILE, or pass --allow-untrained-extras to see SD2's frames as they are")
 
 def check_make_args(**kw) -> None:
     "Check every argument of `make_movie` (given by name) before any work; a one-line `MovieFactoryError` names the first bad one."
@@ -285,7 +316,7 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 
 # %% ../nbs/15_make.ipynb #6ff2d6f5
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
-                 frames, fps, batch_size, device, dtype, vc, force, stop, on_progress) -> tuple[list[str], Cache]:
+                 frames, fps, batch_size, device, dtype, vc, force, stop, on_progress, size=(None, None)) -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
     from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
     n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
@@ -301,6 +332,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
                     sampler=sampler_, guidance_cutoff=guidance_cutoff, dtype=str(dtype))
     if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
     if guided_: settings["guided"] = True
+    if size[0] is not None: settings["size"] = [int(size[0]), int(size[1])]      # (h, w) as made: another size is another clip
     keys = [content_hash("clip", mid, s.prompt, _scene_seed(seed, i), **settings) for i, s in enumerate(sc.scenes)]
     todo = [i for i in range(n) if force or not vc.has(keys[i], ".mkv")]
     if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
@@ -315,7 +347,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
         for j in range(0, len(todo), bs):
             stop()
             idx = todo[j:j + bs]
-            res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_,
+            res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_, height=size[0], width=size[1],
                        guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
                        generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                        autocast=dtype == torch.bfloat16, callback=lambda d, t: (bar.update(), stop())).frames
@@ -371,7 +403,8 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
                guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
-               frames: int = 16, fps: float = 8, batch_size: int | None = None,
+               frames: int = 16, fps: float = 8, batch_size: int | None = None, height: int | None = None, width: int | None = None,
+               allow_untrained_extras: bool = False,
                upscale: str = "auto", library="default", audio: bool = True, title: bool = True,
                subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
                device: str = "auto", dtype: str | None = None, cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
@@ -379,8 +412,14 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused.
     `dtype`: the precision of the heavy maths (auto, float32 or bfloat16; None: `MOVIEFACTORY_DTYPE`, else auto:
     bfloat16 only where the device runs it natively, see `core.compute_dtype`).
+    `height`, `width`: the frames' size before the upscale (default: SD2 the paper's 768x320, a mini model its trained size).
+    `allow_untrained_extras`: run `sd2` without `extras` (every frame an independent image; a warning in the log and summary).
     `cancel`: a `threading.Event` that stops the run between steps; `on_progress(stage, done, total)` replaces the bars."""
     check_make_args(**locals())
+    mdir = (Path(sd2) if Path(str(sd2)).expanduser().is_dir() else None) if sd2 is not None else Path(model) if model else _shipped_mini()
+    size, warnings = frame_size(mdir, sd2 is not None, height, width), []
+    if sd2 is not None and extras is None:                 # (allowed: check_make_args refuses it otherwise)
+        warnings.append(UNTRAINED_EXTRAS + "; for clips, " + UNTRAINED_FIX.split(", or pass")[0]); log.warning("video: %s", warnings[-1])
     from moviefactory.compose import timeline
     t0, timings = time.time(), {}
     out = check_output(out)
@@ -407,7 +446,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     with _stage("video", timings):
         keys, vc = _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler,
-                                deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress)
+                                deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress, size)
     # 3. upscale
     with _stage("upscale", timings):
         bar = _Bar("upscale", n, on_progress)
@@ -429,7 +468,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio)
     timings["total"] = time.time() - t0
     return Movie(path=out, script=sc, storyboard=board_path, clips=list(clips), timings=timings, duration=got / fps,
-                 script_path=json_path, precision=precision_note(prec, get_device(device)))
+                 script_path=json_path, precision=precision_note(prec, get_device(device)), warnings=warnings)
 
 # %% ../nbs/15_make.ipynb #16751949
 import html, logging, traceback

@@ -23,7 +23,7 @@ from .mini import (MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, default_guidan
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_pipeline']
+__all__ = ['log', 'SD2_SIZE', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_sd2', 'tiny_pipeline']
 
 # %% ../nbs/08_pipeline.ipynb #42897807
 @dataclass
@@ -37,11 +37,14 @@ class MoviePipeline(DiffusionPipeline):
     model_cpu_offload_seq = "text_encoder->unet->vae"
 
     def __init__(self, unet: MovieUNet, vae: AutoencoderKL, text_encoder, tokenizer, scheduler,
-                 max_text_length: int = 77, guidance_scale: float = 7.5):
+                 max_text_length: int = 77, guidance_scale: float = 7.5, default_height: int | None = None,
+                 default_width: int | None = None):
         super().__init__()
         self.register_modules(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
         # guidance_scale: the model's own default (Stable Diffusion's 7.5; moviefactory-mini's is lower, see from_mini)
-        self.register_to_config(max_text_length=int(max_text_length), guidance_scale=float(guidance_scale))
+        # default_height/width: the frame size a call makes unless told (None: the U-Net's trained size; SD2: the paper's 768x320)
+        self.register_to_config(max_text_length=int(max_text_length), guidance_scale=float(guidance_scale),
+                                default_height=default_height, default_width=default_width)
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.video_processor = VideoProcessor(do_resize=False, vae_scale_factor=self.vae_scale_factor)
         # frame sizes must survive the VAE's and then the U-Net's down-sampling
@@ -62,6 +65,8 @@ def encode_prompt(self: MoviePipeline, prompts: Sequence[str]) -> torch.Tensor:
     return states.to(self.unet.device, self.unet.dtype)
 
 # %% ../nbs/08_pipeline.ipynb #255d179d
+from .core import check_frame_size
+
 @patch
 def check_inputs(self: MoviePipeline, prompts, num_frames, height, width, num_inference_steps, guidance_scale, domain,
                  negative_prompt):
@@ -71,10 +76,7 @@ def check_inputs(self: MoviePipeline, prompts, num_frames, height, width, num_in
         raise MovieFactoryError("no prompts given: pass a prompt or a non-empty list of prompts")
     for i, p in enumerate(prompts):
         if not isinstance(p, str) or not p.strip(): raise MovieFactoryError(f"prompt {i} is empty: give every scene some text")
-    f = self.size_multiple
-    for name, v in (("height", height), ("width", width)):
-        if not isinstance(v, int) or v <= 0 or v % f:
-            raise MovieFactoryError(f"{name} {v!r} is not a positive multiple of {f} (the VAE's and U-Net's down-sampling): use e.g. {max(f, round(v / f) * f) if isinstance(v, (int, float)) else 8 * f}")
+    for name, v in (("height", height), ("width", width)): check_frame_size(v, name, self.size_multiple, self.vae_scale_factor)
     mf = self.unet.config.max_frames
     if not isinstance(num_frames, int) or not 1 <= num_frames <= mf:
         raise MovieFactoryError(f"num_frames {num_frames!r} is out of range: this model makes 1 to {mf} frames")
@@ -189,7 +191,9 @@ def decode_latents(self: MoviePipeline, latents: torch.Tensor, chunk: int = 16) 
 
 @patch(as_prop=True)
 def default_size(self: MoviePipeline) -> tuple[int, int]:
-    "Frame (height, width) the U-Net was trained at: its sample size times the VAE factor."
+    "Frame (height, width) a call makes unless told: the pipeline's `default_height`/`default_width`, else the U-Net's trained size."
+    h, w = self.config.get("default_height"), self.config.get("default_width")
+    if h and w: return int(h), int(w)
     ss = self.unet.config.unet_config["sample_size"]
     h, w = (ss, ss) if isinstance(ss, int) else ss
     return h * self.vae_scale_factor, w * self.vae_scale_factor
@@ -215,10 +219,13 @@ def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: 
     return pipe.to(dev) if dt == torch.float32 else pipe.to(dev, dt)
 
 # %% ../nbs/08_pipeline.ipynb #f8c13945
+SD2_SIZE = (320, 768)   # (height, width) SD2 makes unless told: the paper's 768x320, 2.4:1 (SD2-base itself was trained square, 512x512)
+
 @patch(cls_method=True)
 def from_sd2(cls: MoviePipeline, sd2, extras=None, domains: Sequence[str] = ("web", "hd"), device=None,
              dtype=None, max_frames: int = 32) -> MoviePipeline:
-    "SD2's VAE, OpenCLIP text encoder and U-Net (`sd2`: folder or cached hub id) plus MovieFactory `extras`."
+    """SD2's VAE, OpenCLIP text encoder and U-Net (`sd2`: folder or cached hub id) plus MovieFactory `extras`; frames of the
+    paper's 768x320 (`SD2_SIZE`) unless a call asks for another size."""
     from transformers import CLIPTextModel, CLIPTokenizer
     from moviefactory.core import check_weights, local_model_dir
     name, sd2 = sd2, local_model_dir(sd2, "Stable Diffusion 2", need="unet/config.json")   # a hub id offline fails here, at once
@@ -236,8 +243,43 @@ def from_sd2(cls: MoviePipeline, sd2, extras=None, domains: Sequence[str] = ("we
                                 "stabilityai/stable-diffusion-2-base") from None
     unet = MovieUNet.from_base(sd2, subfolder="unet", torch_dtype=dt, domains=domains, max_frames=max_frames, extras=extras)
     pipe = cls(unet=unet.eval(), vae=vae.eval(), text_encoder=te.eval(), tokenizer=tok, scheduler=sched,
-               max_text_length=tok.model_max_length)
+               max_text_length=tok.model_max_length, default_height=SD2_SIZE[0], default_width=SD2_SIZE[1])
     return pipe.to(dev)
+
+# %% ../nbs/08_pipeline.ipynb #53ff9a48
+def tiny_sd2(path, seed: int = 0, text_width: int = 1024) -> Path:
+    """Save a random stand-in for Stable Diffusion 2 at `path`, in diffusers layout (`unet/`, `vae/`, `text_encoder/`,
+    `tokenizer/`, `scheduler/`, `model_index.json`): SD2's U-Net block layout, VAE depth (8x) and OpenCLIP's text width
+    (1024) at toy size, a CLIP tokenizer over single characters, SD2-base's noise schedule. Downloads nothing."""
+    import json, diffusers
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from moviefactory.eval import _byte_symbols
+    from moviefactory.spatial import TINY_UNET_CONFIG
+    p = Path(path); p.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    UNet2DConditionModel(**(TINY_UNET_CONFIG | dict(cross_attention_dim=text_width))).save_pretrained(p / "unet")
+    AutoencoderKL(block_out_channels=(8, 16, 16, 16), down_block_types=("DownEncoderBlock2D",) * 4, layers_per_block=1,
+                  up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, norm_num_groups=8,
+                  scaling_factor=0.18215).save_pretrained(p / "vae")
+    chars = _byte_symbols()                 # every byte a token: no merges to learn, no vocabulary to download
+    vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars])}
+    (p / "tokenizer").mkdir(exist_ok=True)
+    (p / "tokenizer" / "vocab.json").write_text(json.dumps(vocab)); (p / "tokenizer" / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizer(str(p / "tokenizer" / "vocab.json"), str(p / "tokenizer" / "merges.txt"), pad_token="<|endoftext|>",
+                  model_max_length=77).save_pretrained(p / "tokenizer")
+    CLIPTextModel(CLIPTextConfig(vocab_size=len(vocab), hidden_size=text_width, intermediate_size=64, num_hidden_layers=1,
+                                 num_attention_heads=8, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+                                 pad_token_id=1, hidden_act="gelu")).save_pretrained(p / "text_encoder")
+    DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
+                  steps_offset=1, prediction_type="epsilon").save_pretrained(p / "scheduler")
+    parts = dict(unet="UNet2DConditionModel", vae="AutoencoderKL", scheduler="DDIMScheduler")
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
+             **{k: ["diffusers", v] for k, v in parts.items()},
+             "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"]}
+    (p / "model_index.json").write_text(json.dumps(index, indent=1))
+    return p
+
 
 # %% ../nbs/08_pipeline.ipynb #e3aedaf1
 def tiny_pipeline(domains: Sequence[str] = ("web", "hd"), seed: int = 0) -> MoviePipeline:
