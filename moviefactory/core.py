@@ -84,6 +84,13 @@ class Scene:
         _check(isinstance(self.duration, (int, float)) and not isinstance(self.duration, bool) and 0.25 <= self.duration <= 30,
                f"scene duration {_short(self.duration)} is out of range: use 0.25 to 30 seconds")
 
+def _byte_symbols() -> list[str]:
+    "The 256 printable stand-ins for bytes that GPT-2 / CLIP byte-level BPE uses."
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
+    return [chr(c) for c in cs]
 
 # %% ../nbs/00_core.ipynb #127ca642
 @dataclass

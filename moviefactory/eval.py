@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import MovieFactoryError, _check, get_device, get_logger, progress, frames_to_uint8
+from .core import MovieFactoryError, _check, _byte_symbols, get_device, get_logger, progress, frames_to_uint8
 from .toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS, DOMAINS, SceneSpec, ToyClip, render, random_spec
 
 log = get_logger("moviefactory.eval")
@@ -239,14 +239,6 @@ def clipsim(clips, captions: Sequence[str], clip, batch: int = 64, device=None, 
     return float(per_clip.mean()) if reduction == "mean" else per_clip
 
 # %% ../nbs/13_eval.ipynb #37db5dcb
-def _byte_symbols() -> list[str]:
-    "The 256 printable stand-ins for bytes that GPT-2 / CLIP byte-level BPE uses."
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs, n = bs[:], 0
-    for b in range(256):
-        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
-    return [chr(c) for c in cs]
-
 def make_tiny_clip(path, image_size: int = 32, dim: int = 32, seed: int = 0) -> Path:
     "Save a tiny random CLIP (model, tokenizer, image processor) at `path` with `save_pretrained` (for tests)."
     import json

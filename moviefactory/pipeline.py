@@ -254,7 +254,7 @@ def tiny_sd2(path, seed: int = 0, text_width: int = 1024) -> Path:
     import json, diffusers
     from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-    from moviefactory.eval import _byte_symbols
+    from moviefactory.core import _byte_symbols
     from moviefactory.spatial import TINY_UNET_CONFIG
     p = Path(path); p.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

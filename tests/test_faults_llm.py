@@ -229,11 +229,14 @@ def test_cli_one_line(name, tmp_path):
 
 
 def test_cli_idea_with_bad_bytes_and_escapes(tmp_path):
+    "The command refuses an argument that is not UTF-8 with one line, and echoes none of its escape sequences raw."
     out = tmp_path / "s.json"
     r, _ = run_cli(b"a red car \xff races \x1b]0;owned\x07\x1b[2J a plane", "-n", "3", "--llm", "template", "-o", str(out))
-    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
-    assert b"\x1b" not in r.stdout and b"\x1b" not in out.read_bytes()
-    s = Script.load(out)
+    err = r.stderr.decode("utf-8", "replace")
+    assert r.returncode == 2 and len(err.strip().splitlines()) == 1 and "not valid UTF-8" in err, err
+    assert b"\x1b" not in r.stdout and b"\x1b" not in r.stderr and not out.exists()
+    # through the API the same text is cleaned instead: U+FFFD for the bad byte, the escape sequences dropped
+    s = write_script("a red car \udcff races \x1b]0;owned\x07\x1b[2J a plane", 3, llm="template")
     assert s.idea == "a red car \ufffd races a plane" and len(s.scenes) == 3
 
 

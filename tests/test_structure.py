@@ -6,7 +6,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "moviefactory"
 
 # Lowest first; a module imports only modules of earlier layers (modules of one layer stand beside each other).
-LAYERS = [("core",), ("media",), ("toyworld",), ("sprites",), ("data",), ("domain_norm",), ("spatial",), ("temporal",),
+LAYERS = [("core",), ("media",), ("toyworld",), ("sprites",), ("sprite_eval",), ("data",), ("domain_norm",), ("spatial",), ("temporal",),
           ("unet",), ("mini",), ("retrieval", "train", "pipeline"), ("distributed", "upscale"), ("script",), ("audio",),
           ("compose",), ("eval",), ("make",), ("cli",), ("__main__",)]
 
