@@ -57,7 +57,8 @@ def test_bad_rows_are_skipped_and_counted(folder):
 def test_dataloader_with_workers_survives_bad_files(folder):
     rows = [(folder / "corrupt.mp4", "x"), (folder / "carphone_distorted.mp4", "a man in a car"), (folder / "gone.mp4", "y")]
     ds = VideoCaptionDataset(rows, mode="image", height=40, width=96)
-    dl = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=1, collate_fn=collate)
+    # spawn, not fork: a worker forked after the parent has decoded video can deadlock inside FFmpeg (seen: CI hung)
+    dl = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=1, collate_fn=collate, multiprocessing_context="spawn")
     (batch,) = list(dl)
     assert batch["pixel_values"].shape == (3, 3, 40, 96)
     assert batch["skipped"].sum().item() >= 2                          # counts come back from the worker
