@@ -428,8 +428,9 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)
     for ns in ("scripts", "clips", "upscaled", "sounds"): sweep_temps(cache(ns).root)
     sweep_temps(out.parent)
-    prec = compute_dtype(dtype or get_config().dtype, get_device(device))
-    log.info("precision: %s", precision_note(prec, get_device(device)))
+    dev = get_device(device)
+    prec = compute_dtype(dtype or get_config().dtype, dev); prec_note = precision_note(prec, dev)
+    log.info("precision: %s", prec_note)
     from moviefactory.upscale import resolve_upscale
     if upscale != (upscale := resolve_upscale(upscale, device)): log.info("upscale: %s (auto, on this device)", upscale)
     stop = _stopper(cancel)
@@ -468,7 +469,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio)
     timings["total"] = time.time() - t0
     return Movie(path=out, script=sc, storyboard=board_path, clips=list(clips), timings=timings, duration=got / fps,
-                 script_path=json_path, precision=precision_note(prec, get_device(device)), warnings=warnings)
+                 script_path=json_path, precision=prec_note, warnings=warnings)
 
 # %% ../nbs/15_make.ipynb #16751949
 import html, logging, traceback
