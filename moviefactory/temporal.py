@@ -17,9 +17,10 @@ from diffusers.models.transformers.transformer_temporal import TransformerTempor
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['TEMPORAL_RESBLOCKS', 'pretrained_spatial_layers', 'frame_conv_gemm', 'frames_to_clips', 'clips_to_frames',
-           'FrameConvLayer', 'VideoLDMResBlock', 'temporal_resblock', 'ClipTextAttnProcessor', 'flex_frame_attention',
-           'FrameAttnProcessor', 'temporal_attention', 'apply_temporal', 'randomize_zero_init', 'temporal_layers']
+__all__ = ['TEMPORAL_RESBLOCKS', 'pretrained_spatial_layers', 'frame_conv_gemm', 'frame_conv_2d', 'frames_to_clips',
+           'clips_to_frames', 'FrameConvLayer', 'VideoLDMResBlock', 'temporal_resblock', 'ClipTextAttnProcessor',
+           'flex_frame_attention', 'FrameAttnProcessor', 'temporal_attention', 'apply_temporal', 'randomize_zero_init',
+           'temporal_layers']
 
 # %% ../nbs/05_temporal.ipynb #744534de
 def pretrained_spatial_layers(unet: UNet2DConditionModel) -> list[tuple[str, nn.Module]]:
@@ -52,6 +53,17 @@ def frame_conv_gemm(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
     out = y[:, 1] + F.pad(y[:, 0, :, :-1], (0, 0, 1, 0)) + F.pad(y[:, 2, :, 1:], (0, 0, 0, 1))
     return (out + conv.bias.view(1, o, 1, 1)).view(b, o, f, h, w)
 
+def frame_conv_2d(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    "`conv` (a (3,1,1) kernel, padding (1,0,0)) on `x` (B, C, F, H, W) as a (3,1) Conv2d over (frames, pixels), its weights viewed."
+    b, c, f, h, w = x.shape
+    y = F.conv2d(x.reshape(b, c, f, h * w), conv.weight.view(conv.out_channels, c, 3, 1), conv.bias, padding=(1, 0))
+    return y.view(b, conv.out_channels, f, h, w)
+
+def _frame_conv(gemm: bool | None, x: torch.Tensor):
+    "The exact path for a layer's frame convolutions: GEMMs compiled (or forced), a Conv2d on the CPU, else None (the Conv3d)."
+    if torch.compiler.is_compiling() if gemm is None else gemm: return frame_conv_gemm
+    return frame_conv_2d if x.device.type == "cpu" else None
+
 def frames_to_clips(hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:
     "Frame features `(B*F, C, H, W)` as clips `(B, C, F, H, W)`, contiguous."
     bf, c, h, w = hidden_states.shape
@@ -65,14 +77,16 @@ def clips_to_frames(x: torch.Tensor) -> torch.Tensor:
 class FrameConvLayer(TemporalConvLayer):
     """diffusers' `TemporalConvLayer` (same weights and result) whose frame convolutions, under `torch.compile`, run as
     GEMMs (`frame_conv_gemm`): Inductor fuses the shifted sum into the next GroupNorm, and cuBLAS beats cuDNN's Conv3d
-    with its layout changes. Eager runs keep cuDNN's Conv3d (faster there). `gemm`: True/False forces one path."""
+    with its layout changes. Eager on a GPU it keeps cuDNN's Conv3d (faster there), eager on the CPU it runs them as
+    `frame_conv_2d` (oneDNN has no fast (3,1,1) Conv3d). `gemm`: True forces the GEMMs, False the eager path."""
     gemm: bool | None = None
     def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
-        if not (torch.compiler.is_compiling() if self.gemm is None else self.gemm): return super().forward(hidden_states, num_frames)
+        conv = _frame_conv(self.gemm, hidden_states)
+        if conv is None: return super().forward(hidden_states, num_frames)
         x = identity = frames_to_clips(hidden_states, num_frames)
         for block in (self.conv1, self.conv2, self.conv3, self.conv4):
             for m in block[:-1]: x = m(x)                                       # GroupNorm, SiLU (, Dropout)
-            x = frame_conv_gemm(block[-1], x)
+            x = conv(block[-1], x)
         return clips_to_frames(identity + x)
 
 class VideoLDMResBlock(nn.Module):
@@ -80,7 +94,7 @@ class VideoLDMResBlock(nn.Module):
     Diffusion: GroupNorm, SiLU and a (3,1,1) frame convolution, twice, plus the input; without SVD's timestep input, and
     with `groups` GroupNorm groups (diffusers' block fixes 32, which not every base's widths divide). Takes frame
     features like `FrameConvLayer` and, like it, runs its convolutions as `frame_conv_gemm` under `torch.compile`
-    (`gemm` forces a path)."""
+    and as `frame_conv_2d` eager on the CPU (`gemm` forces a path)."""
     gemm: bool | None = None
     def __init__(self, channels: int, groups: int = 32, dropout: float = 0.0, eps: float = 1e-6):
         super().__init__()
@@ -91,8 +105,7 @@ class VideoLDMResBlock(nn.Module):
         nn.init.zeros_(self.conv2.weight); nn.init.zeros_(self.conv2.bias)      # an identity at insertion
 
     def forward(self, hidden_states: torch.Tensor, num_frames: int = 1) -> torch.Tensor:
-        gemm = torch.compiler.is_compiling() if self.gemm is None else self.gemm
-        conv = frame_conv_gemm if gemm else (lambda m, t: m(t))
+        conv = _frame_conv(self.gemm, hidden_states) or (lambda m, t: m(t))
         x = frames_to_clips(hidden_states, num_frames)
         y = conv(self.conv1, self.nonlinearity(self.norm1(x)))
         y = conv(self.conv2, self.dropout(self.nonlinearity(self.norm2(y))))
