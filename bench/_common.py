@@ -44,6 +44,7 @@ def build_movie_unet(tiny: bool, dev, dtype, temporal_resblock: str | None = Non
     cfg = TINY_UNET_CONFIG if tiny else SD2_BASE_UNET_CONFIG
     kw = {"temporal_resblock": temporal_resblock} if temporal_resblock else {}
     m = MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"], **kw)
+    m.enable_compiled_gpu_paths()        # the compiled-GPU paths (chapter unet_speed), as every timed step had them
     randomize_zero_init(m, std=0.02)
     return m.to(dev, dtype).eval(), cfg
 

@@ -55,6 +55,7 @@ def build_ours(a, dev, dtype):
     from moviefactory.unet import MovieUNet
     cfg = TINY_UNET_CONFIG if a.tiny else SD2_BASE_UNET_CONFIG
     unet = MovieUNet.from_unet(UNet2DConditionModel.from_config(cfg), domains=["web", "hd"])
+    unet.enable_compiled_gpu_paths()     # the compiled-GPU paths (chapter unet_speed), as every timed run had them
     vae = AutoencoderKL(**VAE_TINY) if a.tiny else AutoencoderKL(**VAE_SD2)
     sched = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, prediction_type="v_prediction",
                           clip_sample=False, set_alpha_to_one=False, steps_offset=1)

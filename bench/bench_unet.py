@@ -98,6 +98,7 @@ def build(name, a, dev, dtype):
         if name in ("movie", "movie-images"):
             model = MovieUNet.from_unet(UNet2DConditionModel.from_config(sd_cfg), domains=["webvid", "hdvg"],
                                         temporal_resblock=a.temporal_resblock)
+            model.enable_compiled_gpu_paths()     # the compiled-GPU paths (chapter unet_speed), as every timed step had them
             images = name == "movie-images"
             call = lambda m: m(x, t, text, domain="webvid", frames_as_images=images).sample
         elif name == "sd2-images":

@@ -4,36 +4,31 @@
 
 # %% ../nbs/06_unet.ipynb #65c7109c
 from __future__ import annotations
-import contextlib, functools, json
+import functools, json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import torch
 from torch import nn
-from torch.utils._pytree import tree_map_only
 from diffusers import UNet2DConditionModel
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
-from diffusers.models.resnet import ResnetBlock2D
 from diffusers.utils import BaseOutput
 from fastcore.basics import patch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .core import MovieFactoryError, atomic_path, check_deep_cache, content_hash
-from .domain_norm import DomainNorm, use_channel_sum_group_norms
+from .core import MovieFactoryError, atomic_path, content_hash
+from .domain_norm import DomainNorm
 from .spatial import SD2_BASE_UNET_CONFIG, TINY_UNET_CONFIG, spatial_adapters
 from .temporal import apply_temporal, pretrained_spatial_layers, randomize_zero_init, temporal_layers
+from .unet_speed import UNetSpeedMixin, compiled_gpu_paths, conv_weights_channels_last
 
 # %% auto #0
-__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'compiled_gpu_paths', 'conv_weights_channels_last',
-           'MovieUNet', 'extras_info']
+__all__ = ['STAGES', 'EXTRAS_FILE', 'EXTRAS_PARTS', 'MovieUNetOutput', 'MovieUNet', 'extras_info']
 
 # %% ../nbs/06_unet.ipynb #790d795b
-STAGES = {"spatial": ("spatial.",), "temporal": ("temporal.",), "movie": ("spatial.",), "frozen": ()}
-"Which parameters train in each stage, by name prefix; the base (`unet.`) never does."
-
 @dataclass
 class MovieUNetOutput(BaseOutput):
     "`sample`: the U-Net's prediction, (batch, channels, frames, height, width)."
@@ -51,34 +46,8 @@ def _plain_config(unet: UNet2DConditionModel) -> dict:
 def _torch_checkpoint(fn, *args):
     return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
 
-# %% ../nbs/06_unet.ipynb #0461fab5
-def _resblock_input_channels_last(module, args, kwargs):
-    "`ResnetBlock2D` pre-hook: compiled for a GPU, the block's input is laid out channels-last."
-    x = args[0] if args else kwargs["input_tensor"]
-    if not (x.is_cuda and x.ndim == 4 and torch.compiler.is_compiling()): return None
-    from torch._inductor import inductor_prims
-    b, c, h, w = x.shape
-    x = inductor_prims.force_stride_order(x, (c * h * w, 1, w * c, c))
-    return ((x, *args[1:]), kwargs) if args else (args, {**kwargs, "input_tensor": x})
-
-def compiled_gpu_paths(model: nn.Module) -> dict[str, int]:
-    "Give the layers of `model` that lack them the paths a step compiled for a GPU takes; returns how many of each were added."
-    blocks = [m for m in model.modules() if isinstance(m, ResnetBlock2D) and not getattr(m, "_mf_channels_last_input", False)]
-    for m in blocks:
-        m.register_forward_pre_hook(_resblock_input_channels_last, with_kwargs=True)
-        m._mf_channels_last_input = True
-    return {"group_norms": use_channel_sum_group_norms(model), "resblock_inputs": len(blocks)}
-
-def conv_weights_channels_last(model: nn.Module, channels_last: bool = True) -> int:
-    """Store every 2-D convolution's weights of `model` channels-last, the layout `torch.compile` runs them in on a GPU
-    (`channels_last=False`: back in the default layout); returns how many. (`model.to(memory_format=torch.channels_last)`
-    stops at the temporal layers' 5-D weights.)"""
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    for m in convs: m.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    return len(convs)
-
 # %% ../nbs/06_unet.ipynb #48ecb615
-class MovieUNet(ModelMixin, ConfigMixin):
+class MovieUNet(ModelMixin, ConfigMixin, UNetSpeedMixin):
     "A base `UNet2DConditionModel` plus MovieFactory's spatial adapters (with domain-aware norms) and temporal layers."
     _supports_gradient_checkpointing = True
     ignore_for_config = ["unet"]
@@ -104,7 +73,7 @@ class MovieUNet(ModelMixin, ConfigMixin):
         self.spatial = spatial_adapters(unet, len(domains)).to(p.device, p.dtype)
         self.temporal = temporal_layers(unet, max_frames, text=temporal_text, resblock=temporal_resblock).to(p.device, p.dtype)
         self.gradient_checkpointing, self._ckpt_impl, self._movie_run = False, _torch_checkpoint, None
-        self._deep_cache = None                          # enable_deep_cache: reuse deep features between steps
+        self._deep_cache = None                          # enable_deep_cache (chapter unet_speed): reuse deep features between steps
         self._deep_cache_spare = None                    # the switched-off one, reused by the next enable
         for i, blk in enumerate(unet.down_blocks):
             blk.register_forward_pre_hook(functools.partial(self._adapter_hook, f"down_blocks_{i}"), with_kwargs=True)
@@ -112,7 +81,6 @@ class MovieUNet(ModelMixin, ConfigMixin):
             blk.register_forward_pre_hook(functools.partial(self._adapter_hook, f"up_blocks_{i}"), with_kwargs=True)
         for path, m in pretrained_spatial_layers(unet):
             m.register_forward_hook(functools.partial(self._temporal_hook, path.replace(".", "_")))
-        compiled_gpu_paths(self)
         self.requires_grad_(False)                       # the base never trains; set_stage picks what does
         self.stage = "frozen"
 
@@ -123,7 +91,7 @@ def _check_domains(domains) -> list[str]:
     if len(set(domains)) != len(domains): raise MovieFactoryError(f"domain names repeat in {domains}: give each data set one name")
     return domains
 
-# %% ../nbs/06_unet.ipynb #4a53043f
+# %% ../nbs/06_unet.ipynb #9446c991
 @patch
 def _checkpoint(self: MovieUNet, fn, *args):
     "Gradient checkpointing that replays `fn` under the run context of the forward pass."
@@ -138,6 +106,7 @@ def _checkpoint(self: MovieUNet, fn, *args):
 def _call(self: MovieUNet, fn, *args):
     return self._checkpoint(fn, *args) if self.gradient_checkpointing and torch.is_grad_enabled() else fn(*args)
 
+# %% ../nbs/06_unet.ipynb #4a53043f
 @patch
 def _adapter_hook(self: MovieUNet, key, module, args, kwargs):
     run = self._movie_run
@@ -171,12 +140,6 @@ def _temporal(self: MovieUNet, key, output):
     if isinstance(output, tuple): return (fn(output[0]),) + tuple(output[1:])
     output.sample = fn(output.sample)
     return output
-
-@patch
-def enable_gradient_checkpointing(self: MovieUNet, gradient_checkpointing_func=None) -> None:
-    "Checkpoint the base blocks, the adapters and the temporal attentions (diffusers' switch, run-context aware)."
-    self._ckpt_impl = gradient_checkpointing_func or _torch_checkpoint
-    ModelMixin.enable_gradient_checkpointing(self, self._checkpoint)
 
 # %% ../nbs/06_unet.ipynb #78a91913
 @patch(cls_method=True)
@@ -238,6 +201,7 @@ def domain_ids(self: MovieUNet, domain, batch_size: int, device=None) -> torch.T
     if d.shape[0] != batch_size: raise MovieFactoryError(f"got {d.shape[0]} domain ids for {batch_size} clips: give one per clip or one for all")
     return d.to(device)
 
+# %% ../nbs/06_unet.ipynb #e6e00603
 @patch
 def forward(self: MovieUNet, sample: torch.Tensor, timestep, encoder_hidden_states: torch.Tensor, domain=None,
              frames_as_images: bool = False, encoder_attention_mask: torch.Tensor | None = None,
@@ -269,6 +233,9 @@ def forward(self: MovieUNet, sample: torch.Tensor, timestep, encoder_hidden_stat
     return MovieUNetOutput(sample=out) if return_dict else (out,)
 
 # %% ../nbs/06_unet.ipynb #64db0925
+STAGES = {"spatial": ("spatial.",), "temporal": ("temporal.",), "movie": ("spatial.",), "frozen": ()}
+"Which parameters train in each stage, by name prefix; the base (`unet.`) never does."
+
 @patch
 def stage_parameter_names(self: MovieUNet, stage: str) -> list[str]:
     "The names of the parameters that train in `stage`."
@@ -327,7 +294,7 @@ def set_temporal_text(self: MovieUNet, on: bool = True, keep: bool = True) -> Mo
                if k in target and target[k].shape == v.shape and ".attn2." not in k and ".norm2." not in k}
         new.load_state_dict(fit, strict=False)
     self.temporal = nn.ModuleDict({k: new[k] if k in new else m for k, m in self.temporal.items()})   # ResBlocks stay
-    compiled_gpu_paths(self.temporal)
+    if self._compiled_gpu_paths: compiled_gpu_paths(self.temporal)   # (chapter unet_speed)
     self.register_to_config(temporal_text=on)
     return self.set_stage(self.stage)
 
@@ -337,7 +304,7 @@ def set_temporal_resblock(self: MovieUNet, kind: str) -> MovieUNet:
     if kind == self.config.temporal_resblock: return self
     p = next(self.temporal.parameters())
     for k, m in temporal_layers(self.unet, resblock=kind, only="resnets").items(): self.temporal[k] = m.to(p.device, p.dtype)
-    compiled_gpu_paths(self.temporal)
+    if self._compiled_gpu_paths: compiled_gpu_paths(self.temporal)   # (chapter unet_speed)
     self.register_to_config(temporal_resblock=kind)
     return self.set_stage(self.stage)
 
@@ -387,6 +354,7 @@ def extras_info(path) -> dict:
         with safe_open(str(f), "pt") as fh: return json.loads((fh.metadata() or {})["moviefactory"])
     except Exception: raise MovieFactoryError(f"{f} is not a MovieFactory extras file: write one with MovieUNet.save_extras") from None
 
+# %% ../nbs/06_unet.ipynb #12ca5a14
 def _saved_temporal_layers(info: dict) -> dict:
     """How the extras `info` describes were built: their `temporal_text`, and `temporal_resblock` if they hold the
     temporal layers (a file without the key was saved before Video LDM's ResBlocks, with ModelScope's)."""
@@ -419,76 +387,9 @@ def load_extras(self: MovieUNet, path) -> MovieUNet:
         raise MovieFactoryError(f"the extras in {f} do not match this model ({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     return self
 
-# %% ../nbs/06_unet.ipynb #b99915ca
-class _DeepCache:
-    "What `MovieUNet.enable_deep_cache` keeps: the skipped layers' forwards and output shapes, the replayed outputs, and whether this call is cached."
-    def __init__(self, unet: UNet2DConditionModel):
-        last = unet.up_blocks[-1]               # (diffusers' up blocks have layers_per_block + 1 >= 2 ResBlocks)
-        inner = list(last.resnets)[:-1] + list(getattr(last, "attentions", None) or [])[:-1]
-        deep = [*unet.down_blocks, *([unet.mid_block] if unet.mid_block is not None else []), *unet.up_blocks[:-1]]
-        self.interval, self.calls, self.skip, self.key = 1, 0, False, None
-        # still called on cached steps: their temporal hooks replay the output. A set of its own, not `outputs`' keys:
-        # a membership test on `outputs` makes torch.compile guard on its values (one more graph once they are filled)
-        self.replayed = {id(m) for m in inner}
-        self.wrappers = {m: functools.partial(self._forward, m) for m in deep + inner}
-        # fixed keys, values reset to None: under torch.compile an empty and a full dict would be two graphs
-        self.cache, self.outputs = dict.fromkeys(self.wrappers), dict.fromkeys(inner)
-
-    def _forward(self, m, *args, **kwargs):
-        if self.skip: return self.cache[m]
-        out = type(m).forward(m, *args, **kwargs)
-        # on a cached step these outputs feed only other skipped layers (the replayed ones answer from `outputs`):
-        # keep their shapes, as zero-stride stand-ins, not their values (at the paper's size that is ~5 GiB less)
-        self.cache[m] = tree_map_only(torch.Tensor, lambda t: t.new_zeros(()).expand(t.shape), out)
-        return out
-
-    def install(self, interval: int):
-        "Put the wrappers in place of the layers' forwards (the same wrapper objects each time: a compiled U-Net keeps its graphs)."
-        self.interval = interval; self.reset()
-        for m, w in self.wrappers.items(): m.forward = w
-
-    @torch.compiler.disable      # under torch.compile: the call count stays out of the graph (no recompile per step)
-    def step(self, key):
-        "Before each U-Net call: a full call every `interval` calls, after `reset`, and whenever the input's shape changes."
-        self.skip = self.calls % self.interval != 0 and key == self.key
-        self.key, self.calls = key, self.calls + 1
-
-    def reset(self):
-        self.calls, self.skip, self.key = 0, False, None
-        for d in (self.cache, self.outputs): d.update(dict.fromkeys(d))
-
-    def remove(self):
-        for m in self.wrappers: del m.forward       # the class's own forward again
-        self.reset()                                # and no cached features held
-
+# %% ../nbs/06_unet.ipynb #59a53a32
 @patch
-def enable_deep_cache(self: MovieUNet, interval: int = 2) -> MovieUNet:
-    """Reuse deep features between denoising steps (DeepCache): of every `interval` calls one runs the whole U-Net, the
-    others only its outermost layers. For inference; `interval=1` is off. `reset_deep_cache()` starts a new sampling run."""
-    check_deep_cache(interval)
-    self.disable_deep_cache()
-    if interval > 1:
-        dc = self._deep_cache_spare or _DeepCache(self.unet)
-        dc.install(interval); self._deep_cache = dc
-    return self
-
-@patch
-def disable_deep_cache(self: MovieUNet) -> MovieUNet:
-    "Every call runs the whole U-Net again."
-    if self._deep_cache is not None:
-        self._deep_cache.remove()
-        self._deep_cache_spare, self._deep_cache = self._deep_cache, None
-    return self
-
-@patch
-def reset_deep_cache(self: MovieUNet) -> None:
-    "Forget the cached features: the next call runs the whole U-Net (the start of a new sampling run)."
-    if self._deep_cache is not None: self._deep_cache.reset()
-
-@patch
-@contextlib.contextmanager
-def deep_cache(self: MovieUNet, interval: int = 2):
-    "`enable_deep_cache(interval)` for a `with` block, then off again."
-    self.enable_deep_cache(interval)
-    try: yield self
-    finally: self.disable_deep_cache()
+def enable_gradient_checkpointing(self: MovieUNet, gradient_checkpointing_func=None) -> None:
+    "Checkpoint the base blocks, the adapters and the temporal attentions (diffusers' switch, run-context aware)."
+    self._ckpt_impl = gradient_checkpointing_func or _torch_checkpoint
+    ModelMixin.enable_gradient_checkpointing(self, self._checkpoint)

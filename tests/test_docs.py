@@ -53,8 +53,8 @@ def test_no_progress_bar_redraws(site):
 
 def test_markdown_outputs_render_tables(site):
     "Benchmark tables a notebook shows with IPython's Markdown() are HTML tables on the page, not pipe-separated text."
-    tables = re.findall(r"<table.*?</table>", (DOCS / "06_unet.html").read_text(), flags=re.S)
-    assert any("compiled+graph" in t and "modelscope" in t for t in tables), "06_unet: the benchmark table is not a table"
+    tables = re.findall(r"<table.*?</table>", (DOCS / "06b_unet_speed.html").read_text(), flags=re.S)
+    assert any("compiled+graph" in t and "modelscope" in t for t in tables), "06b_unet_speed: the benchmark table is not a table"
 
 
 def test_readme_and_index_show_the_storyboard(site):

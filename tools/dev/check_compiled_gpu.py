@@ -22,6 +22,7 @@ torch.backends.cudnn.allow_tf32 = False
 torch.manual_seed(0)
 m = randomize_zero_init(MovieUNet.from_unet(UNet2DConditionModel.from_config(TINY_UNET_CONFIG), domains=["a", "b"]))
 m = m.to(a.device).eval()
+print("compiled-GPU paths:", m.enable_compiled_gpu_paths())
 print("2-D convolutions stored channels-last:", conv_weights_channels_last(m))
 x = torch.randn(2, 4, 16, 16, 16, device=a.device) * 3 + 1                  # 2 clips of 16 frames, 16x16 latents
 t = torch.tensor([500, 500], device=a.device)
