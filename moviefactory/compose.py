@@ -277,7 +277,7 @@ def plot_soundtrack(st: dict, tl: Timeline | None = None, labels: Sequence[str] 
     ax.set_xlabel("seconds"); ax.set_ylabel("dBFS (RMS)"); ax.legend(fontsize=7, loc="lower right", ncol=4)
     return ax
 
-# %% ../nbs/12_compose.ipynb #cd75be6b
+# %% ../nbs/12_compose.ipynb #f59401bf
 def _ffmpeg_error(logfile: Path) -> str:
     "The first error line in an ffmpeg log, without its '[codec @ 0x...]' prefix."
     try: lines = logfile.read_text(errors="replace").splitlines()
@@ -287,6 +287,7 @@ def _ffmpeg_error(logfile: Path) -> str:
             return re.sub(r"^(\[[^\]]+\]\s*)+", "", line).strip()[:160]
     return ""
 
+# %% ../nbs/12_compose.ipynb #b5aa05d4
 def sweep_old_work_folders(max_age: float = 3600) -> int:
     "Remove the `moviefactory-*` folders that killed runs of earlier versions left in the system temp folder (ffmpeg's log inside, untouched for `max_age` s)."
     n = 0
@@ -304,12 +305,52 @@ def _work_folder(tmp: Path):
     try: yield work
     finally: shutil.rmtree(work, ignore_errors=True)
 
+# %% ../nbs/12_compose.ipynb #3e913c5b
 def _picture(frames: np.ndarray, fps: float):
     "A moviepy VideoClip showing `frames` at `fps` (frame index by rounding, so float times never skip a frame)."
     from moviepy import VideoClip
     n = len(frames)
     return VideoClip(frame_function=lambda t: frames[min(max(int(round(t * fps)), 0), n - 1)], duration=n / fps)
 
+def _movie_clip(frames: list, tl: Timeline, fps: float, title_text: str = "", subtitle: str = "", soundtrack=None):
+    "The movie as one moviepy clip: `frames` (one array per scene) on the timeline `tl`, crossfaded, with the soundtrack (mono, `SR`)."
+    from moviepy import AudioArrayClip, concatenate_videoclips
+    from moviepy.video.fx import CrossFadeIn, EvenSize, FadeIn, FadeOut
+    H, W = frames[0].shape[1:3]
+    pics = [_picture(f, fps) for f in frames]
+    if tl.title: pics.insert(0, _picture(title_card(title_text, (H, W), (tl.title + tl.crossfade) / fps, fps, subtitle=subtitle), fps))
+    cf = tl.crossfade / fps
+    if cf > 0: pics = [pics[0]] + [p.with_effects([CrossFadeIn(cf)]) for p in pics[1:]]
+    movie = concatenate_videoclips(pics, method="compose", padding=-cf, bg_color=(0, 0, 0))
+    movie = movie.with_duration((tl.frames + 0.25) / fps)        # iter_frames takes int(duration * fps) frames
+    movie = movie.with_effects([EvenSize()] + ([FadeIn(cf), FadeOut(cf)] if cf > 0 else []))
+    if soundtrack is not None: movie = movie.with_audio(AudioArrayClip(np.repeat(soundtrack[:, None], 2, axis=1), fps=SR))
+    return movie
+
+# %% ../nbs/12_compose.ipynb #aae7754e
+def _encode(movie, target: Path, frames: int, fps: float, audio: bool, name: str, crf: int = 18, preset: str = "veryfast",
+            threads: int | None = None, audio_bitrate: str = "160k") -> Path:
+    """Write `movie` to `target` (H.264 yuv420p with faststart, AAC), then check it by decoding: all `frames` frames and an
+    audio stream if asked, else one line quoting ffmpeg's log for the movie `name`."""
+    try:
+        movie.write_videofile(str(target), fps=fps, codec="libx264", preset=preset, audio=audio, audio_codec="aac",
+                              audio_fps=SR, audio_bitrate=audio_bitrate, temp_audiofile=str(target.with_name("audio.m4a")),
+                              threads=threads or min(4, os.cpu_count() or 1), write_logfile=True, logger=None,
+                              ffmpeg_params=["-crf", str(crf), "-movflags", "+faststart", "-pix_fmt", "yuv420p"])
+        err = ""
+    except Exception as e:
+        err = _reason(e)
+    why = _ffmpeg_error(target.with_name(target.name + ".log")) or err
+    try: info = probe(target, count_frames=True) if target.is_file() and target.stat().st_size else None
+    except MovieFactoryError: info = None
+    ok = (info is not None and info["video"] is not None and info["video"]["frames"] == info["video"]["decoded"] == frames
+          and (info["audio"] is not None) == bool(audio))
+    if not ok:
+        got = f"{info['video']['decoded']} of {frames} frames" if info and info["video"] else "no readable movie"
+        raise MovieFactoryError(f"ffmpeg could not encode {name} ({why or got}): check the encoder settings and free disk space")
+    return target
+
+# %% ../nbs/12_compose.ipynb #b664123e
 def compose(clips, out, script: Script | None = None, fps: float = 8, effects=None, music=None, crossfade: float = 0.5,
             title: bool | str = True, title_seconds: float = 2.0, subtitles: bool = False, srt: bool = False,
             duck_db: float = -8.0, target_lufs: float = -16.0, audio: bool = True, crf: int = 18, preset: str = "veryfast",
@@ -338,43 +379,14 @@ def compose(clips, out, script: Script | None = None, fps: float = 8, effects=No
         if subtitles: frames = [burn_subtitle(f, t) for f, t in zip(frames, texts)]
         soundtrack = mix_audio(tl, effects, music, duck_db=duck_db, target_lufs=target_lufs) if audio else None
         H, W = frames[0].shape[1:3]
-
-        from moviepy import AudioArrayClip, concatenate_videoclips
-        from moviepy.video.fx import CrossFadeIn, EvenSize, FadeIn, FadeOut
-        pics = [_picture(f, fps) for f in frames]
-        if tl.title:
-            sub = f"a {script.mood} movie" if script is not None else ""
-            pics.insert(0, _picture(title_card(title_text, (H, W), (tl.title + tl.crossfade) / fps, fps, subtitle=sub), fps))
-        cf = tl.crossfade / fps
-        if cf > 0: pics = [pics[0]] + [p.with_effects([CrossFadeIn(cf)]) for p in pics[1:]]
-        movie = concatenate_videoclips(pics, method="compose", padding=-cf, bg_color=(0, 0, 0))
-        movie = movie.with_duration((tl.frames + 0.25) / fps)        # iter_frames takes int(duration * fps) frames
-        fx = [EvenSize()] + ([FadeIn(cf), FadeOut(cf)] if cf > 0 else [])
-        movie = movie.with_effects(fx)
-        if audio:
-            movie = movie.with_audio(AudioArrayClip(np.repeat(soundtrack[:, None], 2, axis=1), fps=SR))
-        target = work / "movie.mp4"
-        try:
-            movie.write_videofile(str(target), fps=fps, codec="libx264", preset=preset, audio=audio, audio_codec="aac",
-                                  audio_fps=SR, audio_bitrate=audio_bitrate, temp_audiofile=str(work / "audio.m4a"),
-                                  threads=threads or min(4, os.cpu_count() or 1), write_logfile=True, logger=None,
-                                  ffmpeg_params=["-crf", str(crf), "-movflags", "+faststart", "-pix_fmt", "yuv420p"])
-            err = ""
-        except Exception as e:
-            err = _reason(e)
-        why = _ffmpeg_error(work / "movie.mp4.log") or err
-        try: info = probe(target, count_frames=True) if target.is_file() and target.stat().st_size else None
-        except MovieFactoryError: info = None
-        ok = (info is not None and info["video"] is not None and info["video"]["frames"] == info["video"]["decoded"] == tl.frames
-              and (info["audio"] is not None) == bool(audio))
-        if not ok:
-            got = f"{info['video']['decoded']} of {tl.frames} frames" if info and info["video"] else "no readable movie"
-            raise MovieFactoryError(f"ffmpeg could not encode {out.name} ({why or got}): check the encoder settings and free disk space")
+        movie = _movie_clip(frames, tl, fps, title_text, f"a {script.mood} movie" if script is not None else "", soundtrack)
+        target = _encode(movie, work / "movie.mp4", tl.frames, fps, audio, out.name, crf, preset, threads, audio_bitrate)
         os.replace(target, tmp)
     if srt and texts: write_srt(out.with_suffix(".srt"), tl, texts)
     log.info(f"composed {out} ({n} scenes, {tl.duration:.1f}s, {W - W % 2}x{H - H % 2}) in {time.time() - t0:.1f}s")
     return out
 
+# %% ../nbs/12_compose.ipynb #55cc8fa0
 def write_srt(path, tl: Timeline, texts: Sequence[str]) -> Path:
     "Write `texts` (one per scene) as SubRip subtitles timed by `tl` (each shown while its scene is the main picture)."
     _check(len(texts) == len(tl.lengths), f"{len(texts)} subtitles for {len(tl.lengths)} scenes: pass one per scene")

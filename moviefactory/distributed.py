@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import MovieFactoryError, get_logger
-from .train import TrainConfig, _cpu_launch, _end_process_group_at_exit, shard_batch, shard_generator, train_loop
+from .train import TrainConfig, cpu_launch, end_process_group_at_exit, shard_batch, shard_generator, train_loop
 
 log = get_logger(__name__)
 
@@ -27,8 +27,8 @@ def process_state():
     "accelerate's `PartialState` of this process; processes launched on a machine without a GPU join over gloo."
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
-    state = PartialState(cpu=_cpu_launch() or parse_flag_from_env("ACCELERATE_USE_CPU"))
-    if state.num_processes > 1: _end_process_group_at_exit()
+    state = PartialState(cpu=cpu_launch() or parse_flag_from_env("ACCELERATE_USE_CPU"))
+    if state.num_processes > 1: end_process_group_at_exit()
     return state
 
 def _free_port() -> int:

@@ -23,7 +23,7 @@ from .mini import (MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, default_guidan
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SD2_SIZE', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_sd2', 'tiny_pipeline']
+__all__ = ['log', 'SD2_SIZE', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_pipeline', 'tiny_sd2']
 
 # %% ../nbs/08_pipeline.ipynb #42897807
 @dataclass
@@ -49,6 +49,30 @@ class MoviePipeline(DiffusionPipeline):
         self.video_processor = VideoProcessor(do_resize=False, vae_scale_factor=self.vae_scale_factor)
         # frame sizes must survive the VAE's and then the U-Net's down-sampling
         self.size_multiple = self.vae_scale_factor * 2 ** (len(unet.config.unet_config["block_out_channels"]) - 1)
+
+# %% ../nbs/08_pipeline.ipynb #e3aedaf1
+def tiny_pipeline(domains: Sequence[str] = ("web", "hd"), seed: int = 0) -> MoviePipeline:
+    "A random MoviePipeline small enough for tests: 2-level U-Net, 2-level VAE, 2-layer BERT."
+    from diffusers import UNet2DConditionModel
+    from transformers import AutoTokenizer, BertConfig, BertModel
+    from moviefactory.mini import default_text_encoder_path, mini_scheduler
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(str(default_text_encoder_path()))
+    te = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              intermediate_size=64, max_position_embeddings=64)).eval()
+    unet = UNet2DConditionModel(sample_size=(8, 16), in_channels=4, out_channels=4, block_out_channels=(32, 64),
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+                                layers_per_block=1, cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8)
+    vae = AutoencoderKL(block_out_channels=(16, 32), down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8)
+    m = MovieUNet.from_unet(unet, domains=domains, max_frames=8)
+    with torch.no_grad():                     # wake the zero-initialised extras so they matter in the tests
+        for n, p in m.named_parameters():
+            if not n.startswith("unet.") and p.ndim > 1 and p.abs().sum() == 0: p.normal_(0, 0.02)
+        for n, p in m.named_parameters():
+            if "alpha" in n: p.copy_(1 + 0.3 * torch.randn_like(p))
+    sched = DDIMScheduler.from_config(mini_scheduler().config, timestep_spacing="trailing")
+    return MoviePipeline(unet=m.eval(), vae=vae.eval(), text_encoder=te, tokenizer=tok, scheduler=sched, max_text_length=16)
 
 # %% ../nbs/08_pipeline.ipynb #24135c9a
 from fastcore.basics import patch
@@ -92,93 +116,6 @@ def check_inputs(self: MoviePipeline, prompts, num_frames, height, width, num_in
         raise MovieFactoryError(f"got {len(negative_prompt)} negative prompts for {len(prompts)} prompts: give one, or one per prompt")
     return list(prompts), doms
 
-# %% ../nbs/08_pipeline.ipynb #a157ad4c
-def _autocast(device: torch.device, enabled: bool):
-    if not enabled: return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-@patch
-@torch.no_grad()
-def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int = 16, height: int | None = None,
-             width: int | None = None, num_inference_steps: int = 25, guidance_scale: float | None = None,
-             negative_prompt: str | Sequence[str] | None = None, domain: str | int | Sequence = "hd",
-             generator: torch.Generator | list[torch.Generator] | None = None, latents: torch.Tensor | None = None,
-             batch_size: int = 4, decode_chunk_size: int = 16, output_type: str = "np", autocast: bool | None = None,
-             callback: Callable[[int, int], None] | None = None, return_dict: bool = True,
-             prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-             frames_as_images: bool = False, guidance_cutoff: float = 1.0, deep_cache: int = 1):
-    """Clips for `prompt` (a string or a list, one clip each). `domain` picks the domain-aware norm (one or one per
-    prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step. Precomputed text
-    states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
-    `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
-    `guidance_scale`: classifier-free guidance, 1 = off; None = the model's default (`pipe.config.guidance_scale`).
-    `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
-    `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off).
-    `autocast`: the U-Net's steps in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
-    if prompt_embeds is not None:                # states given: the prompts only count the clips
-        prompt = prompt if prompt is not None else ["(embedding)"] * prompt_embeds.shape[0]
-        if len([prompt] if isinstance(prompt, str) else prompt) != prompt_embeds.shape[0]:
-            raise MovieFactoryError(f"got {prompt_embeds.shape[0]} prompt embeddings for {len(prompt)} prompts: give one per prompt")
-    s = self.vae_scale_factor
-    height = self.default_size[0] if height is None else height
-    width = self.default_size[1] if width is None else width
-    guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
-    prompts, doms = self.check_inputs(prompt, num_frames, height, width, num_inference_steps, guidance_scale, domain,
-                                      negative_prompt)
-    if output_type not in ("np", "pil", "pt", "latent"): raise MovieFactoryError(f"output_type {output_type!r} is unknown: use np, pil, pt or latent")
-    n, dev = len(prompts), self._execution_device
-    doms = doms * n if len(doms) == 1 else doms
-    gens = generator if isinstance(generator, list) else [generator] * n
-    if len(gens) != n: raise MovieFactoryError(f"got {len(gens)} generators for {n} prompts: give one, or one per prompt")
-    neg = [negative_prompt or ""] * n if negative_prompt is None or isinstance(negative_prompt, str) else list(negative_prompt)
-    use_cfg = guidance_scale > 1
-    check_guidance_cutoff(guidance_cutoff)
-    cfg_steps = math.ceil(guidance_cutoff * num_inference_steps) if use_cfg else 0
-    autocast = compute_dtype("auto", dev) == torch.bfloat16 if autocast is None else autocast
-    shape = (1, self.unet.config.unet_config["in_channels"], num_frames, height // s, width // s)
-    if latents is not None and tuple(latents.shape) != (n,) + shape[1:]:
-        raise MovieFactoryError(f"latents have shape {tuple(latents.shape)}: expected {(n,) + shape[1:]}")
-    bs = max(1, int(batch_size))
-    total, done, out = -(-n // bs) * num_inference_steps, 0, []
-    with self.progress_bar(total=total) as bar, self.unet.deep_cache(deep_cache):
-        for i0 in range(0, n, bs):
-            idx = range(i0, min(n, i0 + bs))
-            sel = list(idx)
-            cond = prompt_embeds[sel].to(dev, self.unet.dtype) if prompt_embeds is not None else self.encode_prompt([prompts[i] for i in sel])
-            # the scheduler's own noise scale; one draw per prompt from its generator (CPU noise: same on every device)
-            x = (latents[list(idx)].to(dev, torch.float32) if latents is not None else
-                 torch.cat([randn_tensor(shape, generator=gens[i], device=dev, dtype=torch.float32) for i in idx]))
-            self.scheduler.set_timesteps(num_inference_steps, device=dev)
-            self.unet.reset_deep_cache()                 # a new run: its first step is a full one
-            x = x * self.scheduler.init_noise_sigma
-            if use_cfg:
-                unc = (negative_prompt_embeds[sel].to(dev, self.unet.dtype) if negative_prompt_embeds is not None
-                       else self.encode_prompt([neg[i] for i in sel]))
-                states = torch.cat([unc, cond])
-            else: states = cond
-            d = [doms[i] for i in idx]
-            dd = d * 2 if use_cfg else d
-            extra = {"generator": gens[idx[0]]} if "generator" in inspect.signature(self.scheduler.step).parameters else {}
-            for k, t in enumerate(self.scheduler.timesteps):
-                g = k < cfg_steps
-                inp = torch.cat([x, x]) if g else x
-                inp = self.scheduler.scale_model_input(inp, t)
-                with _autocast(dev, autocast):
-                    e = self.unet(inp.to(self.unet.dtype), t, states if g else cond, domain=dd if g else d,
-                                  frames_as_images=frames_as_images).sample.float()
-                if g:
-                    eu, ec = e.chunk(2)
-                    e = eu + guidance_scale * (ec - eu)
-                x = self.scheduler.step(e, t, x, **extra).prev_sample
-                done += 1; bar.update()
-                if callback is not None: callback(done, total)
-            out.append(x if output_type == "latent" else self.decode_latents(x, decode_chunk_size))
-    video = torch.cat(out)
-    if output_type == "latent": frames = video
-    else: frames = self.video_processor.postprocess_video(video, output_type="pt" if output_type == "pt" else output_type)
-    self.maybe_free_model_hooks()
-    return MoviePipelineOutput(frames=frames) if return_dict else (frames,)
-
 # %% ../nbs/08_pipeline.ipynb #95ae834c
 @patch
 @torch.no_grad()
@@ -197,6 +134,122 @@ def default_size(self: MoviePipeline) -> tuple[int, int]:
     ss = self.unet.config.unet_config["sample_size"]
     h, w = (ss, ss) if isinstance(ss, int) else ss
     return h * self.vae_scale_factor, w * self.vae_scale_factor
+
+# %% ../nbs/08_pipeline.ipynb #5ac573aa
+from types import SimpleNamespace
+
+@patch
+def plan_call(self: MoviePipeline, prompt, num_frames, height, width, num_inference_steps, guidance_scale, negative_prompt,
+              domain, generator, latents, output_type, autocast, prompt_embeds, guidance_cutoff) -> SimpleNamespace:
+    """A call's arguments checked, before any work, and filled in: one domain, generator and negative prompt per clip, the
+    guided steps, whether to autocast, the shape of one clip's latents."""
+    if prompt_embeds is not None:                # states given: the prompts only count the clips
+        prompt = prompt if prompt is not None else ["(embedding)"] * prompt_embeds.shape[0]
+        if len([prompt] if isinstance(prompt, str) else prompt) != prompt_embeds.shape[0]:
+            raise MovieFactoryError(f"got {prompt_embeds.shape[0]} prompt embeddings for {len(prompt)} prompts: give one per prompt")
+    s = self.vae_scale_factor
+    height = self.default_size[0] if height is None else height
+    width = self.default_size[1] if width is None else width
+    guidance_scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
+    prompts, doms = self.check_inputs(prompt, num_frames, height, width, num_inference_steps, guidance_scale, domain,
+                                      negative_prompt)
+    if output_type not in ("np", "pil", "pt", "latent"): raise MovieFactoryError(f"output_type {output_type!r} is unknown: use np, pil, pt or latent")
+    n, dev = len(prompts), self._execution_device
+    doms = doms * n if len(doms) == 1 else doms
+    gens = generator if isinstance(generator, list) else [generator] * n
+    if len(gens) != n: raise MovieFactoryError(f"got {len(gens)} generators for {n} prompts: give one, or one per prompt")
+    neg = [negative_prompt or ""] * n if negative_prompt is None or isinstance(negative_prompt, str) else list(negative_prompt)
+    use_cfg = guidance_scale > 1
+    check_guidance_cutoff(guidance_cutoff)
+    shape = (1, self.unet.config.unet_config["in_channels"], num_frames, height // s, width // s)
+    if latents is not None and tuple(latents.shape) != (n,) + shape[1:]:
+        raise MovieFactoryError(f"latents have shape {tuple(latents.shape)}: expected {(n,) + shape[1:]}")
+    return SimpleNamespace(prompts=prompts, doms=doms, gens=gens, neg=neg, n=n, dev=dev, guidance_scale=guidance_scale,
+                           use_cfg=use_cfg, cfg_steps=math.ceil(guidance_cutoff * num_inference_steps) if use_cfg else 0,
+                           autocast=compute_dtype("auto", dev) == torch.bfloat16 if autocast is None else autocast, shape=shape)
+
+# %% ../nbs/08_pipeline.ipynb #2c837b92
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled: return torch.autocast(device.type, enabled=False)
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+@patch
+def predict_noise(self: MoviePipeline, x: torch.Tensor, t, states: torch.Tensor, domains: list, guidance_scale: float | None = None,
+                  autocast: bool = False, frames_as_images: bool = False) -> torch.Tensor:
+    """The U-Net's prediction for latents `x` at timestep `t`, in float32. With `guidance_scale`, `states` and `domains` hold
+    the unconditional then the conditional half, and the result is `e_u + guidance_scale * (e_c - e_u)`."""
+    inp = torch.cat([x, x]) if guidance_scale is not None else x
+    inp = self.scheduler.scale_model_input(inp, t)
+    with _autocast(x.device, autocast):
+        e = self.unet(inp.to(self.unet.dtype), t, states, domain=domains, frames_as_images=frames_as_images).sample.float()
+    if guidance_scale is None: return e
+    eu, ec = e.chunk(2)
+    return eu + guidance_scale * (ec - eu)
+
+# %% ../nbs/08_pipeline.ipynb #16cc12d5
+@patch
+@torch.no_grad()
+def denoise(self: MoviePipeline, x: torch.Tensor, cond: torch.Tensor, unc: torch.Tensor | None, domains: list,
+            num_inference_steps: int, guidance_scale: float, cfg_steps: int, autocast: bool = False, generator=None,
+            frames_as_images: bool = False, on_step: Callable[[], None] | None = None) -> torch.Tensor:
+    """Latents of a batch after sampling from `x` (unit-variance noise); the first `cfg_steps` steps guided with `unc` (the
+    unconditional states), the rest conditional only; `on_step()` after each step."""
+    self.scheduler.set_timesteps(num_inference_steps, device=x.device)
+    self.unet.reset_deep_cache()                 # a new run: its first step is a full one
+    x = x * self.scheduler.init_noise_sigma      # the scheduler's own noise scale
+    states = torch.cat([unc, cond]) if unc is not None else cond
+    extra = {"generator": generator} if "generator" in inspect.signature(self.scheduler.step).parameters else {}
+    for k, t in enumerate(self.scheduler.timesteps):
+        g = k < cfg_steps
+        e = self.predict_noise(x, t, states if g else cond, domains * 2 if g else domains, guidance_scale if g else None,
+                               autocast, frames_as_images)
+        x = self.scheduler.step(e, t, x, **extra).prev_sample
+        if on_step is not None: on_step()
+    return x
+
+# %% ../nbs/08_pipeline.ipynb #b8ed1172
+@patch
+@torch.no_grad()
+def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int = 16, height: int | None = None,
+             width: int | None = None, num_inference_steps: int = 25, guidance_scale: float | None = None,
+             negative_prompt: str | Sequence[str] | None = None, domain: str | int | Sequence = "hd",
+             generator: torch.Generator | list[torch.Generator] | None = None, latents: torch.Tensor | None = None,
+             batch_size: int = 4, decode_chunk_size: int = 16, output_type: str = "np", autocast: bool | None = None,
+             callback: Callable[[int, int], None] | None = None, return_dict: bool = True,
+             prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
+             frames_as_images: bool = False, guidance_cutoff: float = 1.0, deep_cache: int = 1):
+    """Clips for `prompt` (a string or a list, one clip each). `domain` picks the domain-aware norm (one or one per
+    prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step. Precomputed text
+    states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
+    `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
+    `guidance_scale`: classifier-free guidance, 1 = off; None = the model's default (`pipe.config.guidance_scale`).
+    `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
+    `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off).
+    `autocast`: the U-Net's steps in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
+    c = self.plan_call(prompt, num_frames, height, width, num_inference_steps, guidance_scale, negative_prompt, domain,
+                       generator, latents, output_type, autocast, prompt_embeds, guidance_cutoff)
+    n, dev, bs = c.n, c.dev, max(1, int(batch_size))
+    total, done, out = -(-n // bs) * num_inference_steps, 0, []
+    with self.progress_bar(total=total) as bar, self.unet.deep_cache(deep_cache):
+        def on_step():
+            nonlocal done
+            done += 1; bar.update()
+            if callback is not None: callback(done, total)
+        for i0 in range(0, n, bs):
+            sel = list(range(i0, min(n, i0 + bs)))
+            cond = prompt_embeds[sel].to(dev, self.unet.dtype) if prompt_embeds is not None else self.encode_prompt([c.prompts[i] for i in sel])
+            # one draw per prompt from its generator (CPU noise: the same on every device)
+            x = (latents[sel].to(dev, torch.float32) if latents is not None else
+                 torch.cat([randn_tensor(c.shape, generator=c.gens[i], device=dev, dtype=torch.float32) for i in sel]))
+            unc = None if not c.use_cfg else (negative_prompt_embeds[sel].to(dev, self.unet.dtype) if negative_prompt_embeds is not None
+                                              else self.encode_prompt([c.neg[i] for i in sel]))
+            x = self.denoise(x, cond, unc, [c.doms[i] for i in sel], num_inference_steps, c.guidance_scale, c.cfg_steps,
+                             c.autocast, c.gens[sel[0]], frames_as_images, on_step)
+            out.append(x if output_type == "latent" else self.decode_latents(x, decode_chunk_size))
+    video = torch.cat(out)
+    frames = video if output_type == "latent" else self.video_processor.postprocess_video(video, output_type=output_type)
+    self.maybe_free_model_hooks()
+    return MoviePipelineOutput(frames=frames) if return_dict else (frames,)
 
 # %% ../nbs/08_pipeline.ipynb #5bdc0fbe
 @patch(cls_method=True)
@@ -280,27 +333,3 @@ def tiny_sd2(path, seed: int = 0, text_width: int = 1024) -> Path:
     (p / "model_index.json").write_text(json.dumps(index, indent=1))
     return p
 
-
-# %% ../nbs/08_pipeline.ipynb #e3aedaf1
-def tiny_pipeline(domains: Sequence[str] = ("web", "hd"), seed: int = 0) -> MoviePipeline:
-    "A random MoviePipeline small enough for tests: 2-level U-Net, 2-level VAE, 2-layer BERT."
-    from diffusers import UNet2DConditionModel
-    from transformers import AutoTokenizer, BertConfig, BertModel
-    from moviefactory.mini import default_text_encoder_path, mini_scheduler
-    torch.manual_seed(seed)
-    tok = AutoTokenizer.from_pretrained(str(default_text_encoder_path()))
-    te = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=64)).eval()
-    unet = UNet2DConditionModel(sample_size=(8, 16), in_channels=4, out_channels=4, block_out_channels=(32, 64),
-                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-                                layers_per_block=1, cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8)
-    vae = AutoencoderKL(block_out_channels=(16, 32), down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8)
-    m = MovieUNet.from_unet(unet, domains=domains, max_frames=8)
-    with torch.no_grad():                     # wake the zero-initialised extras so they matter in the tests
-        for n, p in m.named_parameters():
-            if not n.startswith("unet.") and p.ndim > 1 and p.abs().sum() == 0: p.normal_(0, 0.02)
-        for n, p in m.named_parameters():
-            if "alpha" in n: p.copy_(1 + 0.3 * torch.randn_like(p))
-    sched = DDIMScheduler.from_config(mini_scheduler().config, timestep_spacing="trailing")
-    return MoviePipeline(unet=m.eval(), vae=vae.eval(), text_encoder=te, tokenizer=tok, scheduler=sched, max_text_length=16)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from fastcore.basics import patch
-from .core import MovieFactoryError
+from .core import MovieFactoryError, _check
 from .toyworld import (DOMAINS, MOTIONS, CAMERAS, add_watermark, background_image, camera_frames, clip_boxes,
                        domain_finish, domain_shot, motion_path, pan_width, _grade_float, _paste, _smoothstep, _vgrad,
                        _a, _lanes, _MOTION_PHRASES, _CAMERA_PHRASES)
@@ -29,9 +29,6 @@ def atlas_dir() -> Path:
 
 CELL = 32
 SPLITS = ("train", "heldout")
-
-def _check(cond, msg):
-    if not cond: raise MovieFactoryError(msg)
 
 class SpriteAtlas:
     """Named pictures, (N, 32, 32, 4) uint8 RGBA, one per concept; each concept has a name, synonyms, a

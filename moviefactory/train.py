@@ -21,9 +21,9 @@ from .mini import (GUIDED_FILE, MINI_GUIDANCE_SCALE, MINI_SIZE, default_text_enc
 
 # %% auto #0
 __all__ = ['MINI_STAGES', 'MOVIE_SET_SIZE', 'trim_text_encoder', 'TrainConfig', 'step_generator', 'shard_generator',
-           'shard_batch', 'save_checkpoint', 'load_checkpoint', 'train_loop', 'read_losses', 'plot_losses', 'toy_batch',
-           'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion', 'base_loss', 'movie_loss', 'guidance_loss',
-           'train_mini', 'check_train_args']
+           'shard_batch', 'save_checkpoint', 'load_checkpoint', 'cpu_launch', 'end_process_group_at_exit', 'train_loop',
+           'read_losses', 'plot_losses', 'toy_batch', 'to_model_space', 'vae_loss', 'latent_scale', 'LatentDiffusion',
+           'base_loss', 'movie_loss', 'guidance_loss', 'train_mini', 'check_train_args']
 
 # %% ../nbs/07_train.ipynb #0ebe734c
 def trim_text_encoder(texts: list[str], out_dir, path=None, dtype=torch.float16) -> Path:
@@ -154,6 +154,18 @@ def load_checkpoint(run_dir, model, optimizer=None, ema=None) -> dict | None:
     if optimizer is not None: _unflat_optimizer(optimizer, tensors, meta["optimizer"])
     return meta
 
+# %% ../nbs/07_train.ipynb #b5005c0b
+def cpu_launch() -> bool:
+    "True when launched as one of several processes on a machine without a GPU: accelerate must join them over gloo."
+    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+def end_process_group_at_exit():
+    "Tear the process group down before the interpreter exits (registered once): left to exit, a gloo process aborts about 1 run in 3."
+    import atexit, torch.distributed as dist
+    if getattr(end_process_group_at_exit, "registered", False): return
+    atexit.register(lambda: dist.destroy_process_group() if dist.is_available() and dist.is_initialized() else None)
+    end_process_group_at_exit.registered = True
+
 # %% ../nbs/07_train.ipynb #a472d2fb
 class _StepBatches(torch.utils.data.IterableDataset):
     "Batches for steps start..stop-1 (this process's `part` of each); with several workers, worker w renders the steps s with s % n == w."
@@ -162,17 +174,6 @@ class _StepBatches(torch.utils.data.IterableDataset):
         info = torch.utils.data.get_worker_info()
         w, n = (info.id, info.num_workers) if info else (0, 1)
         for s in range(self.start + w, self.stop, n): yield shard_batch(self.fn(s), *self.part)
-
-def _cpu_launch() -> bool:
-    "Launched as one of several processes on a machine without a GPU: accelerate must join them over gloo."
-    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-def _end_process_group_at_exit():
-    "Tear the process group down before the interpreter exits: left to exit, a gloo process aborts about 1 run in 3."
-    import atexit, torch.distributed as dist
-    if getattr(_end_process_group_at_exit, "registered", False): return
-    atexit.register(lambda: dist.destroy_process_group() if dist.is_available() and dist.is_initialized() else None)
-    _end_process_group_at_exit.registered = True
 
 def _lr_lambda(warmup: int, total: int):
     def f(step):
@@ -188,9 +189,9 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
     log = log or get_logger("moviefactory.train")
     mp = cfg.mixed_precision
     if mp == "auto": mp = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
-    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=_cpu_launch())
+    acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=cpu_launch())
     rank, nproc = acc.process_index, acc.num_processes
-    if nproc > 1: _end_process_group_at_exit()
+    if nproc > 1: end_process_group_at_exit()
     total = lambda x: (acc.reduce(torch.tensor(float(x), dtype=torch.float64, device=acc.device), "sum").item()
                        if nproc > 1 else float(x))          # the sum of x over the processes
     run = Path(cfg.output_dir)
@@ -427,7 +428,7 @@ MOVIE_SET_SIZE = 2000   # stage 3 sees a small set of movie clips, as the paper'
 def _process_device():
     "This process's device: cuda:LOCAL_RANK under `accelerate launch` on GPUs, else the one device of a plain run."
     from accelerate import PartialState
-    return PartialState(cpu=_cpu_launch()).device
+    return PartialState(cpu=cpu_launch()).device
 
 def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 

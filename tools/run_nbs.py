@@ -9,9 +9,12 @@ unless `--flags` names them:
     python tools/run_nbs.py nbs/07_train.ipynb --flags slow   # also the slow cells
     python tools/run_nbs.py nbs/13_eval.ipynb --keep-skipped  # fast cells; flagged cells keep their stored outputs
     python tools/run_nbs.py nbs/*.ipynb --settle-only         # run nothing: only settle the stored progress bars
+                                                              # (and drop the libraries' loader bars)
 
-Progress bars (ours, diffusers' and transformers' loaders) are stored as a terminal would end up showing them: each
-line's text after its last carriage return, without ANSI escapes. Stored raw, the docs would print every redraw.
+The loaders' progress bars of transformers and diffusers ("Loading weights", "Loading checkpoint shards", "Writing model
+shards", "Loading pipeline components") say nothing a reader needs, so they are switched off for the run
+(`quiet_library_bars`). Other progress bars (ours) are stored as a terminal would end up showing them: each line's
+text after its last carriage return, without ANSI escapes. Stored raw, the docs would print every redraw.
 """
 import argparse, re, subprocess, os, sys, time
 from pathlib import Path
@@ -24,18 +27,19 @@ from nbdev.process import extract_directives
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _BAR = re.compile(r"^(.+?):\s+(\d+)%\|")
+_LIBRARY_BAR = re.compile(r"^(Loading weights|Loading checkpoint shards|Writing model shards|Loading pipeline components\.*):\s+\d+%\|")
 
 
 def settle(text: str) -> str:
     """What a terminal finally shows for `text`: each line after its last carriage return, without trailing blanks or
     ANSI escapes, and a progress bar left unfinished only because a nested bar moved the cursor gone when the same bar
-    ends further down."""
+    ends further down. The libraries' loader bars (see `quiet_library_bars`) go altogether."""
     lines = [l.rstrip("\r").split("\r")[-1].rstrip() for l in _ANSI.sub("", text).split("\n")]
     bars = [_BAR.match(l) for l in lines]
     def superseded(i):
         m = bars[i]
         return m and m.group(2) != "100" and any(b and b.group(1) == m.group(1) for b in bars[i + 1:])
-    return "\n".join(l for i, l in enumerate(lines) if not superseded(i))
+    return "\n".join(l for i, l in enumerate(lines) if not superseded(i) and not _LIBRARY_BAR.match(l))
 
 
 def settle_streams(nb) -> int:
@@ -52,6 +56,14 @@ def settle_streams(nb) -> int:
             outs.append(o)
         if "outputs" in cell: cell["outputs"] = outs
     return changed
+
+
+def quiet_library_bars():
+    """Switch off the loading and saving progress bars of transformers and diffusers in this process, where the notebooks
+    run: transformers (and huggingface_hub) read `HF_HUB_DISABLE_PROGRESS_BARS`; diffusers only its own switch."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    import diffusers.utils.logging, transformers.utils.logging
+    diffusers.utils.logging.disable_progress_bar(); transformers.utils.logging.disable_progress_bar()
 
 
 def run_nb(fn: Path, force_flags=(), keep_skipped: bool = False):
@@ -71,6 +83,7 @@ def run_nb(fn: Path, force_flags=(), keep_skipped: bool = False):
         return False
 
     os.environ["IN_TEST"] = "1"
+    quiet_library_bars()
     shell = CaptureShell(fn)
     t = time.time()
     cwd = os.getcwd()
