@@ -12,11 +12,11 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import MovieFactoryError
-from .audio_signal import SR, assets_dir, resample, _file_sha
+from .audio_signal import SR, assets_dir, resample, file_sha
 
 # %% auto #0
-__all__ = ['KEY_NAMES', 'MIR_FEATURES', 'RHYTHM_BPM', 'TextEncoder', 'SfxEncoder', 'ClapEncoder', 'estimate_key', 'mir_features',
-           'mir_vector']
+__all__ = ['KEY_NAMES', 'MIR_FEATURES', 'RHYTHM_BPM', 'TextEncoder', 'SfxEncoder', 'unit_rows', 'ClapEncoder', 'estimate_key',
+           'mir_features', 'mir_vector']
 
 # %% ../nbs/11c_audio_features.ipynb #95a49ba1
 @functools.lru_cache(maxsize=4)
@@ -83,7 +83,7 @@ class SfxEncoder:
         return (np.log10(S * 10_000.0 + 1) / 9.457798957824707).T.astype(np.float32)
 
 # %% ../nbs/11c_audio_features.ipynb #9bc69cb1
-def _unit_rows(x) -> np.ndarray:
+def unit_rows(x) -> np.ndarray:
     "Rows of `x` as float32 unit vectors."
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape(-1, np.shape(x)[-1]))
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -103,11 +103,11 @@ def encode_audio(self: SfxEncoder, audios: Sequence[np.ndarray], sr: int = SR, b
         emb = np.concatenate([net(torch.from_numpy(np.stack(blocks[s: s + batch]))).numpy() for s in range(0, len(blocks), batch)])
     np.add.at(out, owner, emb)
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-    if self.center is not None: out = _unit_rows(out - self.center)
+    if self.center is not None: out = unit_rows(out - self.center)
     return out
 @patch
 def config(self: SfxEncoder) -> dict:
-    return {"encoder": self.name, "center": self.center_path, "center_sha": _file_sha(self.center_path) if self.center_path else None}
+    return {"encoder": self.name, "center": self.center_path, "center_sha": file_sha(self.center_path) if self.center_path else None}
 
 # %% ../nbs/11c_audio_features.ipynb #3dbd2fd4
 class ClapEncoder:

@@ -15,8 +15,8 @@ from scipy import signal
 from .core import MovieFactoryError, _reason, atomic_path, get_logger
 
 # %% auto #0
-__all__ = ['SR', 'AUDIO_EXTENSIONS', 'EFFECT_LUFS', 'MUSIC_LUFS', 'log', 'assets_dir', 'resample', 'read_audio', 'write_audio',
-           'loudness', 'loudness_normalise', 'fit_to_duration', 'plot_spectrogram', 'player']
+__all__ = ['SR', 'AUDIO_EXTENSIONS', 'EFFECT_LUFS', 'MUSIC_LUFS', 'log', 'assets_dir', 'file_sha', 'resample', 'read_audio',
+           'write_audio', 'loudness', 'loudness_normalise', 'fit_to_duration', 'plot_spectrogram', 'player']
 
 # %% ../nbs/11a_audio_signal.ipynb #f287a2d6
 SR = 48_000                      # every array here: mono float32 at 48 kHz
@@ -30,7 +30,8 @@ def assets_dir() -> Path:
     return Path(str(resources.files("moviefactory") / "assets"))
 
 # %% ../nbs/11a_audio_signal.ipynb #3fa495b1
-def _file_sha(path) -> str:
+def file_sha(path) -> str:
+    "A short fingerprint of a file's bytes (sha1, 16 hex digits): it keys caches and tells a changed file from its embedding."
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
 
 def resample(audio: np.ndarray, orig_sr: int, sr: int = SR) -> np.ndarray:

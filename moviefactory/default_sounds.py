@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .core import MovieFactoryError, Cache, content_hash
-from .audio_signal import assets_dir, log, _file_sha
+from .audio_signal import assets_dir, log, file_sha
 from .sound_library import AudioLibrary
 
 # %% auto #0
@@ -29,7 +29,7 @@ def default_library(refresh: bool = False, cache_dir=None) -> AudioLibrary:
     music_csv = assets_dir() / "music" / "immich_tracks.csv"
     listing = sorted((p.relative_to(music).as_posix(), p.stat().st_size) for p in music.rglob("*.opus")) if music else []
     key = content_hash(LIBRARY_VERSION, (sounds / "sounds.csv").read_text(), music_csv.read_text(), listing, str(sounds),
-                       _file_sha(sounds / "aisfx.npz") if (sounds / "aisfx.npz").is_file() else "")
+                       file_sha(sounds / "aisfx.npz") if (sounds / "aisfx.npz").is_file() else "")
     if not refresh and key in _DEFAULT: return _DEFAULT[key]
     d = Cache(cache_dir, "audio").path(f"default-{key}")
     lib = None

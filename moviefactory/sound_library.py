@@ -15,8 +15,8 @@ from fastcore.basics import patch
 
 from .core import (MOODS, MovieFactoryError, _reason, atomic_path, atomic_write_text, check_number, check_weights,
                                progress, read_json_file)
-from .audio_signal import SR, AUDIO_EXTENSIONS, log, loudness, read_audio, _file_sha
-from .audio_features import ClapEncoder, MIR_FEATURES, SfxEncoder, TextEncoder, mir_features, _unit_rows
+from .audio_signal import SR, AUDIO_EXTENSIONS, log, loudness, read_audio, file_sha
+from .audio_features import ClapEncoder, MIR_FEATURES, SfxEncoder, TextEncoder, mir_features, unit_rows
 
 # %% auto #0
 __all__ = ['KINDS', 'MAX_READ_SECONDS', 'FORMAT_VERSION', 'caption_from_filename', 'read_captions_csv', 'AudioItem',
@@ -128,7 +128,7 @@ class VectorIndex:
 @patch
 def add(self: VectorIndex, vectors, ids) -> None:
     "Add vectors (n, dim) under integer `ids`; switches to HNSW when the index outgrows `flat_max`."
-    v, ids = _unit_rows(vectors), np.asarray(ids, dtype="int64").ravel()
+    v, ids = unit_rows(vectors), np.asarray(ids, dtype="int64").ravel()
     if v.shape != (len(ids), self.dim): raise MovieFactoryError(f"got {v.shape[0]} vectors of width {v.shape[1]} for {len(ids)} ids: the index holds width {self.dim}")
     if self.kind == "flat" and self.ntotal + len(ids) > self.flat_max: self._to_hnsw()
     if len(ids): self.index.add_with_ids(v, ids)
@@ -136,7 +136,7 @@ def add(self: VectorIndex, vectors, ids) -> None:
 @patch
 def search(self: VectorIndex, queries, k: int = 5):
     "Top-`k` (scores, ids) for each query row; ids are -1 where the index holds fewer than `k`."
-    q = _unit_rows(queries)
+    q = unit_rows(queries)
     with _faiss_threads(1 if len(q) < 8 else max(1, __import__("os").cpu_count() or 1)):
         return self.index.search(q, int(k))
 
@@ -246,7 +246,7 @@ def _add(self: AudioLibrary, batch):
 def write_embeddings(path, folder, files: Sequence[str], vectors: np.ndarray) -> Path:
     "Save precomputed aiSFX vectors of `files` (paths relative to `folder`) with each file's content hash."
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, files=np.array(files), sha=np.array([_file_sha(Path(folder) / f) for f in files]),
+        np.savez_compressed(tmp, files=np.array(files), sha=np.array([file_sha(Path(folder) / f) for f in files]),
                             aisfx=np.asarray(vectors, np.float16))
     return Path(path)
 
@@ -285,7 +285,7 @@ def update(self: AudioLibrary, folder, csv=None, kind: str = "auto", licence: st
             else: report["skipped"].append((rel, "changed since it was indexed: rebuild the library to re-index it"))
             continue
         vec = pre.get(rel)
-        if vec is not None and vec[0] != _file_sha(p): vec = None          # the file changed: embed it again
+        if vec is not None and vec[0] != file_sha(p): vec = None          # the file changed: embed it again
         try: item, audio = self._read_item(p, rel, row, kind, licence, author, source, size, vec is not None)
         except (MovieFactoryError, RuntimeError, ValueError, OSError) as e:
             report["skipped"].append((rel, _reason(e))); continue
