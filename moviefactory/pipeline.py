@@ -225,7 +225,7 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
     `guidance_scale`: classifier-free guidance, 1 = off; None = the model's default (`pipe.config.guidance_scale`).
     `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
     `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off).
-    `autocast`: the U-Net's steps in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
+    `autocast`: the U-Net's steps and the VAE's decoding in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
     c = self.plan_call(prompt, num_frames, height, width, num_inference_steps, guidance_scale, negative_prompt, domain,
                        generator, latents, output_type, autocast, prompt_embeds, guidance_cutoff)
     n, dev, bs = c.n, c.dev, max(1, int(batch_size))
@@ -245,7 +245,9 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
                                               else self.encode_prompt([c.neg[i] for i in sel]))
             x = self.denoise(x, cond, unc, [c.doms[i] for i in sel], num_inference_steps, c.guidance_scale, c.cfg_steps,
                              c.autocast, c.gens[sel[0]], frames_as_images, on_step)
-            out.append(x if output_type == "latent" else self.decode_latents(x, decode_chunk_size))
+            if output_type != "latent":
+                with _autocast(dev, c.autocast): x = self.decode_latents(x, decode_chunk_size)   # in the U-Net's precision
+            out.append(x)
     video = torch.cat(out)
     frames = video if output_type == "latent" else self.video_processor.postprocess_video(video, output_type=output_type)
     self.maybe_free_model_hooks()
