@@ -23,6 +23,18 @@ __all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_
            'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
+import contextlib
+
+@contextlib.contextmanager
+def _one_thread(on: bool = True):
+    """Torch on one CPU thread for the call (process-wide, then as it was): a few short phrases gain nothing from a
+    second thread, and on busy cores its waiting costs several times the work."""
+    n = torch.get_num_threads()
+    if on and n > 1: torch.set_num_threads(1)
+    try: yield
+    finally:
+        if torch.get_num_threads() != n: torch.set_num_threads(n)
+
 @torch.no_grad()
 def embed_phrases(tokenizer, model, texts: Sequence[str], batch_size: int = 256, max_length: int = 32) -> np.ndarray:
     "Unit-length sentence embeddings `(N, D)` float32: masked mean of the last token states, L2-normalised (sentence-transformers' pooling)."
@@ -32,7 +44,7 @@ def embed_phrases(tokenizer, model, texts: Sequence[str], batch_size: int = 256,
     for i in range(0, len(texts), batch_size):
         ids = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         ids = {k: v.to(dev) for k, v in ids.items()}
-        h = model(**ids).last_hidden_state.float()
+        with _one_thread(dev.type == "cpu" and len(texts) <= 256): h = model(**ids).last_hidden_state.float()
         m = ids["attention_mask"].unsqueeze(-1).float()
         out.append(F.normalize((h * m).sum(1) / m.sum(1).clamp_min(1e-9), dim=-1).cpu())
     if not out: return np.zeros((0, model.config.hidden_size), np.float32)

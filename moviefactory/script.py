@@ -394,10 +394,10 @@ def script_table(script: Script) -> str:
     rows += [f"{i:>2}  {sc.camera:<10} {sc.sound:<22} {sc.prompt}" for i, sc in enumerate(script.scenes, 1)]
     return "\n".join(rows)
 
-def stand_in_note(understood, drawn: str) -> str:
-    "The line that says an idea named no subject the model draws, what was not understood, and what is drawn instead."
+def stand_in_note(understood, drawn: str, why: bool = True) -> str:
+    "The line that says an idea named no subject the model draws, (`why`) what was not understood, and what is drawn instead."
     unknown = list(dict.fromkeys(understood.unknown))
-    why = f" (not understood: {', '.join(unknown)})" if unknown else ""
+    why = f" (not understood: {', '.join(unknown)})" if unknown and why else ""
     return f"the idea names no subject the model can draw{why}: the movie shows {_a(drawn)} instead"
 
 def concept_notes(script: Script, concepts=None) -> list[str]:
@@ -411,7 +411,7 @@ def concept_notes(script: Script, concepts=None) -> list[str]:
     if not any(obj(m) for m in u.matches):
         drawn = ([m.concept for s in scenes for m in s.matches if obj(m)] if scenes else
                  [w for s in script.scenes for w in re.findall(r"[a-z]+", s.prompt) if w in {c["name"] for c in index.concepts if c["kind"] == "object"}])
-        if drawn: lines.append(stand_in_note(u, drawn[0]))
+        if drawn: lines.append(stand_in_note(u, drawn[0], why=False))      # (the line before says why)
     more = [w for w in dict.fromkeys(w for s in scenes for w in s.unknown) if w not in u.unknown]
     if more: lines.append(f"not understood in the scenes: {', '.join(more)}")
     return lines
