@@ -17,7 +17,7 @@ log = get_logger(__name__)
 # %% auto #0
 __all__ = ['log', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'SD2_SIZE', 'UNTRAINED_EXTRAS', 'UNTRAINED_FIX', 'weights_id',
            'check_output', 'beside', 'video_model_id', 'load_video_model', 'frame_size', 'check_make_args',
-           'script_stage', 'Stopped', 'make_movie', 'MovieApp']
+           'script_stage', 'Stopped', 'concept_lines', 'worth_saying', 'add_notes', 'make_movie', 'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -247,18 +247,20 @@ def _wrote(backend, writer: str) -> bool:
     return re.split(r"[^a-z]", str(backend).lower())[0] == writer
 
 def script_stage(idea, scenes: int, seed: int, llm="auto", base_url=None, llm_model=None, llm_timeout: float = 60,
-                 cache: Cache | None = None, force: bool = False) -> Script:
-    "The idea's script: from `cache` when the writer `llm` resolves to wrote it for this idea, count and seed; else written now."
-    from moviefactory.script import write_script
+                 cache: Cache | None = None, force: bool = False, world: str | None = "toy") -> Script:
+    """The idea's script: from `cache` when the writer `llm` resolves to wrote it for this idea, count, seed and `world`
+    (what the video model draws: `script.concept_index(world)`, told to an LLM writer; None: anything); else written now."""
+    from moviefactory.script import write_script, concept_index
     if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
     w = _writer(llm, base_url, llm_model)
-    key, cache = content_hash("script", idea.strip(), scenes, seed, **w), cache or Cache(None, "scripts")
+    key, cache = content_hash("script", idea.strip(), scenes, seed, world=world, **w), cache or Cache(None, "scripts")
     if not force and cache.has(key, ".json"):
         try:
             sc = Script.load(cache.path(key, ".json")); log.info("script: from the cache (written by %s)", sc.backend)
             return sc
         except MovieFactoryError as e: log.warning("script: the cached script is not valid (%s): written again", e)
-    sc = write_script(idea, scenes, llm=llm, base_url=base_url, model=llm_model, timeout=llm_timeout, seed=seed)
+    sc = write_script(idea, scenes, llm=llm, base_url=base_url, model=llm_model, timeout=llm_timeout, seed=seed,
+                      concepts=concept_index(world) if world else None)
     if _wrote(sc.backend, w["writer"]):
         with cache.put(key, ".json") as tmp: tmp.write_text(sc.to_json(), encoding="utf-8")
     else: log.info("script: written by %s instead of %s, so not cached", sc.backend, w["writer"])
@@ -285,6 +287,8 @@ class _Bar:
         if self.cb: self.cb(self.desc, self.n, self.total)
     def close(self):
         if self.bar is not None: self.bar.close()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
 
 def _upscale_stage(keys, vc, uc, upscale, frames, fps, device, dtype, force, stop, bar) -> list[tuple[Cache, str]]:
     "Each scene's clip upscaled (or as it is, for 'none'), from the cache or made now: the (cache, key) of each."
@@ -358,13 +362,14 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
     return keys, vc
 
 # %% ../nbs/15_make.ipynb #9e5f47b7
-def _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio) -> int:
+def _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio, notes=()) -> int:
     "Write the movie, then its storyboard and script beside it (renamed into place only once the movie is); its frames, read back."
     from moviefactory.compose import compose, storyboard
     from moviefactory.media import probe
     pics = [_read_clip(c, k, frames) for c, k in srcs]
     with atomic_path(board_path) as board_tmp, atomic_path(json_path) as json_tmp:
         storyboard(pics, sc, board_tmp, meta={"movie": out.name})
+        if notes: add_notes(board_tmp, notes)
         compose(pics, out, script=sc, fps=fps, effects=effects, music=music, crossfade=crossfade, title=title,
                 subtitles=subtitles, audio=audio)
         json_tmp.write_text(json.dumps(sc.to_dict() | {"movie": out.name}, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -397,7 +402,58 @@ def _quiet_loaders():
     finally:
         for lg in libs: lg.enable_progress_bar()
 
+def _files(out, script, cache_dir):
+    "The movie's path (checked), its caches by namespace, where its script and storyboard go; old temporary files swept."
+    out = check_output(out)
+    cache = lambda ns: Cache(cache_dir or get_config().cache_dir, ns)
+    keep = [script] if isinstance(script, (str, Path)) else []
+    json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)
+    for ns in ("scripts", "clips", "upscaled", "sounds"): sweep_temps(cache(ns).root)
+    sweep_temps(out.parent)
+    return out, cache, json_path, board_path
 
+def _precision(device, dtype, upscale):
+    "The heavy maths' dtype, the line that says why, and the upscaler `upscale` resolves to on `device` (both logged)."
+    dev = get_device(device)
+    prec = compute_dtype(dtype or get_config().dtype, dev); prec_note = precision_note(prec, dev)
+    log.info("precision: %s", prec_note)
+    from moviefactory.upscale import resolve_upscale
+    if upscale != (upscale := resolve_upscale(upscale, device)): log.info("upscale: %s (auto, on this device)", upscale)
+    return prec, prec_note, upscale
+
+
+# %% ../nbs/15_make.ipynb #c192c596
+def concept_lines(sc: Script, world: str | None = "toy") -> list[str]:
+    "What the words of `sc` became for a video model of `world` (`script.concept_notes`), logged; None (SD2: anything): only a template script's."
+    from moviefactory.script import concept_index, concept_notes
+    if world is None and sc.backend != "template": return []
+    notes = concept_notes(sc, concept_index(world or "toy"))
+    for line in notes: log.info("concepts: %s", line)
+    return notes
+
+def worth_saying(lines) -> list[str]:
+    "The concept lines a summary repeats: all but those whose words name their concept already (`car -> car`, `red car -> car`)."
+    return [l for l in lines if not ((m := re.fullmatch(r"(.+) -> (.+)", l)) and m[2] in m[1].split())]
+
+def add_notes(png, lines, heading: str = "What the words became") -> Path:
+    "`lines` under the picture `png`, one a line (cut to its width), its PNG text chunks kept: the storyboard's concept notes."
+    from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
+    from moviefactory.compose import font
+    with Image.open(png) as im: chunks, base = dict(getattr(im, "text", {})), im.convert("RGB")
+    f, fb, pad, lh = font(13), font(13, bold=True), 12, 17
+    cut = lambda t: t if f.getlength(t) <= base.width - 2 * pad else next(
+        t[:k] + "..." for k in range(len(t), 0, -1) if f.getlength(t[:k] + "...") <= base.width - 2 * pad)
+    img = Image.new("RGB", (base.width, base.height + pad + lh * (len(lines) + 1)), "white")
+    img.paste(base); d = ImageDraw.Draw(img)
+    d.text((pad, base.height), heading, font=fb, fill=(20, 20, 30))
+    for k, line in enumerate(lines, 1): d.text((pad, base.height + lh * k), cut(line), font=f, fill=(60, 60, 70))
+    info = PngInfo()
+    for key, v in chunks.items(): info.add_text(key, str(v))
+    img.save(png, pnginfo=info)
+    return Path(png)
+
+# %% ../nbs/15_make.ipynb #5cb78b08
 @_quiet_loaders()
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
@@ -422,51 +478,38 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
         warnings.append(UNTRAINED_EXTRAS + "; for clips, " + UNTRAINED_FIX.split(", or pass")[0]); log.warning("video: %s", warnings[-1])
     from moviefactory.compose import timeline
     t0, timings = time.time(), {}
-    out = check_output(out)
-    cache = lambda ns: Cache(cache_dir or get_config().cache_dir, ns)
-    keep = [script] if isinstance(script, (str, Path)) else []
-    json_path, board_path = beside(out, ".json", "script", keep), beside(out, ".png", "storyboard", keep)
-    for ns in ("scripts", "clips", "upscaled", "sounds"): sweep_temps(cache(ns).root)
-    sweep_temps(out.parent)
-    dev = get_device(device)
-    prec = compute_dtype(dtype or get_config().dtype, dev); prec_note = precision_note(prec, dev)
-    log.info("precision: %s", prec_note)
-    from moviefactory.upscale import resolve_upscale
-    if upscale != (upscale := resolve_upscale(upscale, device)): log.info("upscale: %s (auto, on this device)", upscale)
-    stop = _stopper(cancel)
+    out, cache, json_path, board_path = _files(out, script, cache_dir)
+    prec, prec_note, upscale = _precision(device, dtype, upscale)
+    stop, world = _stopper(cancel), None if sd2 is not None else "toy"      # what the video model draws (SD2: anything)
     # 1. script
     with _stage("script", timings):
         if script is not None: sc = script if isinstance(script, Script) else Script.load(script)
-        else: sc = script_stage(idea, scenes, seed, llm, base_url, llm_model, llm_timeout, cache("scripts"), force)
+        else: sc = script_stage(idea, scenes, seed, llm, base_url, llm_model, llm_timeout, cache("scripts"), force, world)
         # as made: every scene lasts `frames / fps` seconds on screen
         sc = Script(sc.idea, [dataclasses.replace(s, duration=frames / fps) for s in sc.scenes], sc.mood, sc.backend)
-    n = len(sc.scenes)
-    log.info("script: %d scenes, mood %s, written by %s", n, sc.mood, sc.backend)
-    tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0)     # the movie as it will be cut
-    stop()
+    log.info("script: %d scenes, mood %s, written by %s", n := len(sc.scenes), sc.mood, sc.backend)
+    with _stage("concepts", timings): notes = concept_lines(sc, world)   # (logged, one line each)
+    warnings += worth_saying(notes)
+    tl = timeline([frames] * n, fps, crossfade, 2.0 if title else 0.0); stop()     # the movie as it will be cut
     # 2. video
     with _stage("video", timings):
         keys, vc = _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler,
                                 deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress, size)
     # 3. upscale
-    with _stage("upscale", timings):
-        bar = _Bar("upscale", n, on_progress)
-        try: srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, prec, force, stop, bar)
-        finally: bar.close()
+    with _stage("upscale", timings), _Bar("upscale", n, on_progress) as bar:
+        srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, prec, force, stop, bar)
         clips = [c.path(k, ".mkv") for c, k in srcs]
     # 4. sound
     effects, music = None, None
     if audio:
-        with _stage("sound", timings):
-            bar = _Bar("sound", n, on_progress)
-            try: effects, lib = _sound_stage(sc, keys, cache("sounds"), vc, library, frames, force, stop, bar)
-            finally: bar.close()
+        with _stage("sound", timings), _Bar("sound", n, on_progress) as bar:
+            effects, lib = _sound_stage(sc, keys, cache("sounds"), vc, library, frames, force, stop, bar)
             from moviefactory.audio import pick_music
             music = pick_music(sc.mood, tl.duration, lib)
     stop()
     # 5. compose
     with _stage("compose", timings):
-        got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio)
+        got = _compose_stage(srcs, sc, out, json_path, board_path, frames, fps, tl, effects, music, crossfade, title, subtitles, audio, notes)
     timings["total"] = time.time() - t0
     return Movie(path=out, script=sc, storyboard=board_path, clips=list(clips), timings=timings, duration=got / fps,
                  script_path=json_path, precision=prec_note, warnings=warnings)
@@ -503,43 +546,53 @@ class MovieApp:
         self.status.value = f"<b style='color:{colour}'>{html.escape(text)}</b>" if colour else f"<pre>{html.escape(text)}</pre>"
     def _progress(self, stage, done, total): self.bar.description, self.bar.max, self.bar.value = stage, max(1, total), done
 
-    def make(self) -> threading.Thread:
-        "What Make does: clear the last result and start `make_movie` in a background thread (`wait()` joins it)."
-        if self.running: return self.thread
-        self.movie, self.error, self.cancel = None, None, threading.Event()
-        self.video.value, self.board.value = b"", b""                     # never a stale result
-        self.button.disabled, self.stop_button.disabled = True, False
-        self._say("working...")
-        name = re.sub(r"[^a-z0-9]+", "-", self.idea.value.lower()).strip("-")[:60] or "movie"
-        self.thread = threading.Thread(target=self._run, daemon=True, name="MovieApp",
-                                       args=(self.idea.value, self.out_dir / f"{name}.mp4", self.scenes.value))
-        self.thread.start()
-        return self.thread
 
-    def stop(self):
-        "What Stop does: the run ends after the current step; what it finished stays cached."
-        if self.running: self.cancel.set(); self._say("stopping after the current step...")
+# %% ../nbs/15_make.ipynb #5fd3bd2b
+from fastcore.basics import patch
 
-    def wait(self, timeout: float | None = None) -> Movie | None:
-        "Wait for the run to end: its movie, or None after an error or a stop (`error` says which)."
-        if self.thread is not None: self.thread.join(timeout)
-        return self.movie
+@patch
+def make(self: MovieApp) -> threading.Thread:
+    "What Make does: clear the last result and start `make_movie` in a background thread (`wait()` joins it)."
+    if self.running: return self.thread
+    self.movie, self.error, self.cancel = None, None, threading.Event()
+    self.video.value, self.board.value = b"", b""                     # never a stale result
+    self.button.disabled, self.stop_button.disabled = True, False
+    self._say("working...")
+    name = re.sub(r"[^a-z0-9]+", "-", self.idea.value.lower()).strip("-")[:60] or "movie"
+    self.thread = threading.Thread(target=self._run, daemon=True, name="MovieApp",
+                                   args=(self.idea.value, self.out_dir / f"{name}.mp4", self.scenes.value))
+    self.thread.start()
+    return self.thread
 
-    def _run(self, idea, out, scenes):
-        to_log = _ToWidget(self.log); logging.getLogger("moviefactory").addHandler(to_log)
-        try:
-            m = self.job(idea, out, scenes=scenes, cancel=self.cancel, on_progress=self._progress, **self.make_kw)
-            self.video.value, self.board.value = Path(m.path).read_bytes(), Path(m.storyboard).read_bytes()
-            self.movie = m; self._say(m.summary())
-        except Stopped as e: self.error = e; self._say(str(e), "#a60")
-        except MovieFactoryError as e: self.error = e; self._say(str(e), "#b00")
-        except Exception as e:                         # a bug, not a user's mistake: say so, keep the traceback
-            self.error = e; self.log.append_stderr(traceback.format_exc())
-            self._say(f"unexpected error, {type(e).__name__}: {e} (the traceback is in the log above)", "#b00")
-        finally:
-            logging.getLogger("moviefactory").removeHandler(to_log)
-            self.button.disabled, self.stop_button.disabled = False, True
+@patch
+def stop(self: MovieApp):
+    "What Stop does: the run ends after the current step; what it finished stays cached."
+    if self.running: self.cancel.set(); self._say("stopping after the current step...")
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+@patch
+def wait(self: MovieApp, timeout: float | None = None) -> Movie | None:
+    "Wait for the run to end: its movie, or None after an error or a stop (`error` says which)."
+    if self.thread is not None: self.thread.join(timeout)
+    return self.movie
+
+@patch
+def _run(self: MovieApp, idea, out, scenes):
+    to_log = _ToWidget(self.log); logging.getLogger("moviefactory").addHandler(to_log)
+    try:
+        m = self.job(idea, out, scenes=scenes, cancel=self.cancel, on_progress=self._progress, **self.make_kw)
+        self.video.value, self.board.value = Path(m.path).read_bytes(), Path(m.storyboard).read_bytes()
+        self.movie = m; self._say(m.summary())
+    except Stopped as e: self.error = e; self._say(str(e), "#a60")
+    except MovieFactoryError as e: self.error = e; self._say(str(e), "#b00")
+    except Exception as e:                         # a bug, not a user's mistake: say so, keep the traceback
+        self.error = e; self.log.append_stderr(traceback.format_exc())
+        self._say(f"unexpected error, {type(e).__name__}: {e} (the traceback is in the log above)", "#b00")
+    finally:
+        logging.getLogger("moviefactory").removeHandler(to_log)
+        self.button.disabled, self.stop_button.disabled = False, True
+
+@patch
+def _ipython_display_(self: MovieApp):
+    from IPython.display import display
+    display(self.widget)
+

@@ -23,6 +23,18 @@ __all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_
            'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
+import contextlib
+
+@contextlib.contextmanager
+def _one_thread(on: bool = True):
+    """Torch on one CPU thread for the call (process-wide, then as it was): a few short phrases gain nothing from a
+    second thread, and on busy cores its waiting costs several times the work."""
+    n = torch.get_num_threads()
+    if on and n > 1: torch.set_num_threads(1)
+    try: yield
+    finally:
+        if torch.get_num_threads() != n: torch.set_num_threads(n)
+
 @torch.no_grad()
 def embed_phrases(tokenizer, model, texts: Sequence[str], batch_size: int = 256, max_length: int = 32) -> np.ndarray:
     "Unit-length sentence embeddings `(N, D)` float32: masked mean of the last token states, L2-normalised (sentence-transformers' pooling)."
@@ -32,7 +44,7 @@ def embed_phrases(tokenizer, model, texts: Sequence[str], batch_size: int = 256,
     for i in range(0, len(texts), batch_size):
         ids = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
         ids = {k: v.to(dev) for k, v in ids.items()}
-        h = model(**ids).last_hidden_state.float()
+        with _one_thread(dev.type == "cpu" and len(texts) <= 256): h = model(**ids).last_hidden_state.float()
         m = ids["attention_mask"].unsqueeze(-1).float()
         out.append(F.normalize((h * m).sum(1) / m.sum(1).clamp_min(1e-9), dim=-1).cpu())
     if not out: return np.zeros((0, model.config.hidden_size), np.float32)
@@ -68,7 +80,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9][a-z0-9'\-]*", str(text).lower())
 
 class ConceptIndex:
-    """Concepts (`name`, `synonyms`, `picture`: an atlas index or None) searchable by MiniLM similarity.
+    """Concepts (`name`, `synonyms`, `picture`: an atlas index or None, `kind`: "object" or "place") searchable by MiniLM similarity.
     `tokenizer`/`model`: the text encoder (default: the packaged MiniLM); `threshold`: the least similarity that counts."""
     def __init__(self, concepts: Sequence[dict], tokenizer=None, model=None, threshold: float = 0.6, stopwords=STOPWORDS):
         if tokenizer is None or model is None: tokenizer, model = _default_encoder()
@@ -84,7 +96,8 @@ class ConceptIndex:
         for c in concepts:
             if not str(c.get("name", "")).strip(): raise MovieFactoryError(f"a concept has no name ({c!r}): give every picture a name")
             i = len(self.concepts)
-            self.concepts.append({"name": str(c["name"]), "synonyms": list(c.get("synonyms") or []), "picture": c.get("picture")})
+            self.concepts.append({"name": str(c["name"]), "synonyms": list(c.get("synonyms") or []), "picture": c.get("picture"),
+                                  "kind": str(c.get("kind") or "object")})
             for k in dict.fromkeys([c["name"], *(c.get("synonyms") or [])]):
                 k = " ".join(_words(k))
                 if k: new_keys.append(k); new_owner.append(i)
@@ -108,8 +121,9 @@ from fastcore.basics import patch
 
 @patch
 def embed(self: ConceptIndex, phrases: Sequence[str]) -> np.ndarray:
-    "Embeddings of `phrases`, each computed once per index."
+    "Embeddings of `phrases`, each computed once per index (up to 100,000 kept: a long-lived app forgets, then starts again)."
     new = [p for p in dict.fromkeys(phrases) if p not in self._phrases]
+    if len(self._phrases) + len(new) > 100_000: self._phrases.clear()
     if new: self._phrases.update(zip(new, embed_phrases(self.tok, self.model, new)))
     return np.stack([self._phrases[p] for p in phrases]) if phrases else self._emb[:0]
 
@@ -136,8 +150,8 @@ def from_atlas(cls: ConceptIndex, atlas, places: Sequence | dict = (), tokenizer
     Places come first, so a place that is also a picture's name ("desert") stays a place."""
     if isinstance(places, dict):
         strip = lambda p: " ".join(_trim(_words(p)))
-        cs = [{"name": n, "synonyms": [x for x in map(strip, ps) if x], "picture": None} for n, ps in places.items()]
-    else: cs = [{"name": str(p), "picture": None} for p in places]
+        cs = [{"name": n, "synonyms": [x for x in map(strip, ps) if x], "picture": None, "kind": "place"} for n, ps in places.items()]
+    else: cs = [{"name": str(p), "picture": None, "kind": "place"} for p in places]
     return cls(cs + atlas_concepts(atlas), tokenizer, model, **kw)
 
 def _trim(words: list[str]) -> list[str]:
@@ -181,14 +195,29 @@ class Understanding(NamedTuple):
     unknown: list
     def __str__(self):
         return "; ".join([str(m) for m in self.matches] + [f"{w} -> ?" for w in self.unknown])
+    def lines(self) -> list[str]:
+        "One line per concept found (`astronauts -> astronaut`), then one naming the words not understood."
+        unknown = list(dict.fromkeys(self.unknown))
+        return [str(m) for m in self.matches] + ([f"not understood: {', '.join(unknown)}"] if unknown else [])
 
 @patch
-def understand(self: ConceptIndex, text: str) -> Understanding:
-    "`concepts_in(text)` and the words (not `STOPWORDS`) that no concept took."
-    matches = self.concepts_in(text)
+def understand(self: ConceptIndex, text: str, max_words: int = 5) -> Understanding:
+    "`concepts_in(text, max_words)` and the words (not `STOPWORDS`) that no concept took."
+    matches = self.concepts_in(text, max_words)
     used = {i for m in matches for i in range(m.start, m.stop)}
     words = _words(text)
     return Understanding(matches, [w for i, w in enumerate(words) if i not in used and w not in self.stopwords and not w.isdigit()])
+
+# %% ../nbs/06a_retrieval.ipynb #8835a97c
+@patch
+def nearest(self: ConceptIndex, text: str, k: int = 30, kind: str | None = None) -> list[str]:
+    "Names of the `k` concepts (of `kind`, if given) nearest to `text`'s content words or to the whole text, best first."
+    words = [w for w in _words(text) if w not in self.stopwords and not w.isdigit()]
+    if not words: return []
+    s = (self.embed(list(dict.fromkeys(words + [" ".join(_words(text))]))) @ self._emb.T).max(0) + self._bonus
+    best = {}
+    for key in np.argsort(-s, kind="stable"): best.setdefault(self.owner[key], s[key])
+    return [self.concepts[o]["name"] for o in best if kind is None or self.concepts[o]["kind"] == kind][:k]
 
 # %% ../nbs/06a_retrieval.ipynb #35d0d839
 class PictureEncoder(ModelMixin, ConfigMixin):

