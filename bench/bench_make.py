@@ -37,7 +37,7 @@ def main(argv=None):
     if a.threads: torch.set_num_threads(a.threads)
     from moviefactory.make import make_movie
     from moviefactory.media import probe
-    from moviefactory.mini import GUIDED_FILE, mini_dir, MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS
+    from moviefactory.mini import GUIDED_FILE, mini_dir, MINI_GUIDANCE_SCALE, MINI_GUIDED_STEPS, MINI_SAMPLER, MINI_STEPS
     from moviefactory.upscale import resolve_upscale
     t_import = time.perf_counter() - t_import
     with tempfile.TemporaryDirectory() as d:
@@ -51,7 +51,8 @@ def main(argv=None):
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor() or platform.machine()) if Path("/proc/cpuinfo").is_file() else platform.processor()
     cpu = (f"{os.cpu_count()} CPU cores ({model}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}), torch {torch.__version__}, "
            f"{torch.get_num_threads()} threads")
-    steps, sampler = (a.steps if a.steps is not None else MINI_STEPS), (a.sampler or MINI_SAMPLER)
+    guided = (mini_dir() / GUIDED_FILE).is_file()
+    steps, sampler = (a.steps if a.steps is not None else MINI_GUIDED_STEPS if guided else MINI_STEPS), (a.sampler or MINI_SAMPLER)
     lines = [f"# The main job: {a.scenes} scenes on {cpu}", "",
              f"`make_movie({a.idea!r})`, template script writer, moviefactory-mini, {a.frames} frames per scene at 80x192, "
              f"{steps} {sampler.upper()} steps, " + ("its guidance-distilled adapters (guidance in one pass)" if (mini_dir() / GUIDED_FILE).is_file()

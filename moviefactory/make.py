@@ -322,9 +322,8 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
                  frames, fps, batch_size, device, dtype, vc, force, stop, on_progress, size=(None, None)) -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
-    from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
+    from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_GUIDED_STEPS, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
     n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
-    steps_ = steps if steps is not None else (50 if sd2 is not None else MINI_STEPS)
     sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
     # the mini model's guidance-distilled adapters (one U-Net pass per step) when it has them and no scale is asked for
     has_guided = sd2 is None and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
@@ -332,6 +331,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
     if guided_ and not has_guided:
         raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
     guidance_ = guidance if guidance is not None else default_guidance_scale(sd2 is not None, guided_)
+    steps_ = steps if steps is not None else 50 if sd2 is not None else MINI_GUIDED_STEPS if guided_ else MINI_STEPS
     settings = dict(domain=domain, steps=steps_, guidance=guidance_, frames=frames, sd2=sd2 is not None,
                     sampler=sampler_, guidance_cutoff=guidance_cutoff, dtype=str(dtype))
     if deep_cache != 1: settings["deep_cache"] = deep_cache    # (keys made before the option existed stay valid)
