@@ -18,9 +18,9 @@ from diffusers.models.modeling_utils import ModelMixin
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'ConceptIndex', 'atlas_concepts', 'Understanding', 'PictureEncoder',
-           'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images',
-           'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
+__all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'words_of', 'ConceptIndex', 'atlas_concepts', 'Understanding',
+           'PictureEncoder', 'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve',
+           'sample_images', 'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
 import contextlib
@@ -76,7 +76,8 @@ comes coming closer distance viewer makes front
 "Words that never name a concept: function words, motion and camera words, quality words."
 
 # %% ../nbs/06a_retrieval.ipynb #eb3b9c37
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    "The lower-cased words of `text` (letters, digits, apostrophes and hyphens), in order."
     return re.findall(r"[a-z0-9][a-z0-9'\-]*", str(text).lower())
 
 class ConceptIndex:
@@ -99,11 +100,11 @@ class ConceptIndex:
             self.concepts.append({"name": str(c["name"]), "synonyms": list(c.get("synonyms") or []), "picture": c.get("picture"),
                                   "kind": str(c.get("kind") or "object")})
             for k in dict.fromkeys([c["name"], *(c.get("synonyms") or [])]):
-                k = " ".join(_words(k))
+                k = " ".join(words_of(k))
                 if k: new_keys.append(k); new_owner.append(i)
         if new_keys:
             self._emb = np.concatenate([self._emb, embed_phrases(self.tok, self.model, new_keys)])
-            names = [" ".join(_words(self.concepts[o]["name"])) for o in new_owner]
+            names = [" ".join(words_of(self.concepts[o]["name"])) for o in new_owner]
             self._bonus = np.concatenate([self._bonus, [1e-4 * (k == n) for k, n in zip(new_keys, names)]]).astype(np.float32)
             self.keys += new_keys; self.owner += new_owner
         return self
@@ -137,7 +138,7 @@ def best(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.nda
 @patch
 def lookup(self: ConceptIndex, phrase: str) -> tuple[int, str, float] | None:
     "`(index, name, score)` of the concept nearest to `phrase`, or None below the threshold."
-    p = " ".join(_words(phrase))
+    p = " ".join(words_of(phrase))
     if not p: return None
     (i,), (s,) = self.best([p])
     return (int(i), self.concepts[i]["name"], float(s)) if s >= self.threshold else None
@@ -149,7 +150,7 @@ def from_atlas(cls: ConceptIndex, atlas, places: Sequence | dict = (), tokenizer
     names, or a dict of name -> phrases ("on a starry night": its content words become a synonym, "starry night").
     Places come first, so a place that is also a picture's name ("desert") stays a place."""
     if isinstance(places, dict):
-        strip = lambda p: " ".join(_trim(_words(p)))
+        strip = lambda p: " ".join(_trim(words_of(p)))
         cs = [{"name": n, "synonyms": [x for x in map(strip, ps) if x], "picture": None, "kind": "place"} for n, ps in places.items()]
     else: cs = [{"name": str(p), "picture": None, "kind": "place"} for p in places]
     return cls(cs + atlas_concepts(atlas), tokenizer, model, **kw)
@@ -170,7 +171,7 @@ def atlas_concepts(atlas, start: int = 0) -> list[dict]:
 def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[ConceptMatch]:
     "The concepts `text` names, in the order of the text: one `ConceptMatch` per phrase, each word used at most once."
     words, part = [], []                                # punctuation ends a phrase: "at sea: a hamster"
-    for k, piece in enumerate(re.split(r"[,.;:!?()]+", str(text))): w = _words(piece); words += w; part += [k] * len(w)
+    for k, piece in enumerate(re.split(r"[,.;:!?()]+", str(text))): w = words_of(piece); words += w; part += [k] * len(w)
     content = [w not in self.stopwords and not w.isdigit() for w in words]
     keys = set(self.keys)                               # a name with stop words ("globe with meridians") only whole
     spans = [(a, b) for a in range(len(words)) for b in range(a + 1, min(a + max_words, len(words)) + 1)
@@ -205,16 +206,16 @@ def understand(self: ConceptIndex, text: str, max_words: int = 5) -> Understandi
     "`concepts_in(text, max_words)` and the words (not `STOPWORDS`) that no concept took."
     matches = self.concepts_in(text, max_words)
     used = {i for m in matches for i in range(m.start, m.stop)}
-    words = _words(text)
+    words = words_of(text)
     return Understanding(matches, [w for i, w in enumerate(words) if i not in used and w not in self.stopwords and not w.isdigit()])
 
 # %% ../nbs/06a_retrieval.ipynb #8835a97c
 @patch
 def nearest(self: ConceptIndex, text: str, k: int = 30, kind: str | None = None) -> list[str]:
     "Names of the `k` concepts (of `kind`, if given) nearest to `text`'s content words or to the whole text, best first."
-    words = [w for w in _words(text) if w not in self.stopwords and not w.isdigit()]
+    words = [w for w in words_of(text) if w not in self.stopwords and not w.isdigit()]
     if not words: return []
-    s = (self.embed(list(dict.fromkeys(words + [" ".join(_words(text))]))) @ self._emb.T).max(0) + self._bonus
+    s = (self.embed(list(dict.fromkeys(words + [" ".join(words_of(text))]))) @ self._emb.T).max(0) + self._bonus
     best = {}
     for key in np.argsort(-s, kind="stable"): best.setdefault(self.owner[key], s[key])
     return [self.concepts[o]["name"] for o in best if kind is None or self.concepts[o]["kind"] == kind][:k]

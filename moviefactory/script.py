@@ -288,8 +288,8 @@ def concept_index(world: str = "toy", threshold: float = CONCEPT_THRESHOLD):
     if world not in WORLDS: raise MovieFactoryError(f"unknown world {_short(world)}: use one of {', '.join(WORLDS)}")
     from moviefactory.retrieval import ConceptIndex
     if world == "toy": return ConceptIndex(toy_concepts(), threshold=threshold)
-    from moviefactory.sprites import SpriteAtlas, PLACES, _PLACE_PHRASES
-    return ConceptIndex.from_atlas(SpriteAtlas.load(), {p: _PLACE_PHRASES[p] for p in PLACES}, threshold=threshold)
+    from moviefactory.sprites import SpriteAtlas, PLACES, PLACE_PHRASES
+    return ConceptIndex.from_atlas(SpriteAtlas.load(), {p: PLACE_PHRASES[p] for p in PLACES}, threshold=threshold)
 
 def _read_otherwise(word: str) -> bool:
     "Colours, motions and moods: words the writers read by their own lists, never concepts."
@@ -315,11 +315,11 @@ class TemplateWriter:
         """The toy world in `idea`: characters [colour, object, motion] (None where unsaid), backgrounds, mood, and
         `understood`: what its subjects and places became (`understand_idea`)."""
         from moviefactory.toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS
-        from moviefactory.retrieval import _words
+        from moviefactory.retrieval import words_of
         u = understand_idea(idea)
         ends = {m.stop - 1: m.concept for m in u.matches}        # a concept counts at its last word ("red balloon")
         chars, bgs, last_colour = [], [], None
-        for i, w in enumerate(_words(idea)):
+        for i, w in enumerate(words_of(idea)):
             colour, obj = _lookup(w, _COLOUR_WORDS), ends.get(i)
             motion = next((m for m, ws in _MOTION_WORDS.items() if w in ws), None)
             if colour in COLOURS: last_colour = (colour, i)

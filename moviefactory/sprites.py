@@ -18,8 +18,8 @@ from .toyworld import (DOMAINS, MOTIONS, CAMERAS, add_watermark, background_imag
                        _a, _lanes, _MOTION_PHRASES, _CAMERA_PHRASES)
 
 # %% auto #0
-__all__ = ['CELL', 'SPLITS', 'PLACES', 'ACTIONS', 'N_PHRASINGS', 'atlas_dir', 'SpriteAtlas', 'to_cell', 'place_image',
-           'SpriteSpec', 'SpriteClip', 'render_sprites', 'SpriteWorld']
+__all__ = ['CELL', 'SPLITS', 'PLACES', 'PLACE_PHRASES', 'ACTIONS', 'N_PHRASINGS', 'atlas_dir', 'SpriteAtlas', 'to_cell',
+           'place_image', 'SpriteSpec', 'SpriteClip', 'render_sprites', 'SpriteWorld']
 
 # %% ../nbs/01a_sprites.ipynb #db086aca
 def atlas_dir() -> Path:
@@ -121,7 +121,7 @@ PLACES = ("space", "city", "castle", "kitchen", "forest", "desert", "snow", "oce
           "mountain", "field", "underwater", "sky", "room")
 _TOY_PLACES = {"space": "space", "forest": "forest", "ocean": "sea", "night sky": "night", "road": "road", "sky": "sky"}
 
-_PLACE_PHRASES = {
+PLACE_PHRASES = {
     "space": ("in space", "in outer space", "through space", "in deep space"),
     "city": ("in the city", "on a city street", "through the city", "downtown"),
     "castle": ("at the castle", "in front of a castle", "by the old castle", "at a castle"),
@@ -311,7 +311,7 @@ class SpriteSpec:
 
     def caption(self) -> str:
         p = self.phrasing % N_PHRASINGS
-        pl, cam = _PLACE_PHRASES[self.place][p], _CAMERA_PHRASES[self.camera][p]
+        pl, cam = PLACE_PHRASES[self.place][p], _CAMERA_PHRASES[self.camera][p]
         a = [_a(w) for w in self.words]
         if self.action is not None:
             d = ("left" if self.motions[0] == "right" else "right") if self.action == "meet" else self.motions[0]

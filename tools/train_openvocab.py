@@ -87,8 +87,8 @@ def worlds(a, split, seed, num_frames=16):
 def concept_index(atlas, tok, te):
     "The sprite library's pictures and the world's places (no picture), as at sampling time."
     from moviefactory.retrieval import ConceptIndex
-    from moviefactory.sprites import PLACES, _PLACE_PHRASES
-    return ConceptIndex.from_atlas(atlas, {p: _PLACE_PHRASES[p] for p in PLACES}, tok, te)
+    from moviefactory.sprites import PLACES, PLACE_PHRASES
+    return ConceptIndex.from_atlas(atlas, {p: PLACE_PHRASES[p] for p in PLACES}, tok, te)
 
 
 def prepare(a):
