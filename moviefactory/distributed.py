@@ -124,7 +124,7 @@ def tiny_stage2(batch_size: int = 4, num_frames: int = 4, seed: int = 0):
     loss = movie_loss(LatentDiffusion(vae, tok, te, max_length=16), frames_as_images=False)
     return model.set_stage("temporal"), loss, (lambda s: toy_batch(world, s, batch_size, None, seed=seed))
 
-# %% ../nbs/16_distributed.ipynb #297e442d
+# %% ../nbs/16_distributed.ipynb #8daf8b10
 VAE_SD2 = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512), layers_per_block=2,
                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, sample_size=768)
 "SD2's VAE config (random weights when built from it)."
@@ -155,13 +155,63 @@ def _bench_pipeline(size: str, device):
                          max_text_length=77)
     return pipe.to(device, torch.bfloat16) if device.type == "cuda" else pipe
 
+
+# %% ../nbs/16_distributed.ipynb #15af6be9
 BENCH_SIZES = {"tiny": dict(frames=4, height=16, width=32), "paper": dict(frames=16, height=320, width=768)}
+
+def _bench_train(res: dict, state, size: str, steps: int, warmup: int, batch_size: int, run_dir) -> None:
+    "`bench`'s training side: `steps` steps of `train_loop` on stage 2 after `warmup`; clips/s into `res` (main process)."
+    import tempfile
+    dev, n, S = state.device, state.num_processes, BENCH_SIZES[size]
+    from moviefactory.mini import mini_scheduler
+    model = _bench_unet(size, dev).set_stage("temporal")
+    if dev.type == "cuda": model.enable_gradient_checkpointing()
+    D, L = model.config.unet_config["cross_attention_dim"], (77 if size == "paper" else 16)
+    h, w, sched = S["height"] // 8, S["width"] // 8, mini_scheduler()
+    if size != "paper": h, w = S["height"] // 2, S["width"] // 2
+    def batches(step):
+        g = torch.Generator().manual_seed(step)
+        return {"z": torch.randn(batch_size * n, 4, S["frames"], h, w, generator=g),
+                "states": torch.randn(batch_size * n, L, D, generator=g)}
+    def loss(m, b, g):
+        z, s = b["z"].to(dev), b["states"].to(dev)
+        noise = torch.randn(z.shape, generator=g, device=dev)
+        t = torch.randint(0, 1000, (z.shape[0],), generator=g, device=dev)
+        pred = m(sched.add_noise(z, noise, t), t, s, domain=0).sample.float()
+        return F.mse_loss(pred, sched.get_velocity(z, noise, t))
+    d = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="mf_bench_"))     # gets the final checkpoint
+    out = train_loop(TrainConfig(output_dir=str(d), max_steps=warmup + steps, batch_size=batch_size * n, lr=1e-5,
+                                 warmup_steps=1, log_every=1, checkpoint_every=10**9), model, loss, batches)
+    if state.is_main_process:
+        from moviefactory.train import read_losses
+        rows = read_losses(d)
+        dt = rows[-1]["time"] - rows[warmup - 1]["time"]
+        res.update(per_process_batch=batch_size, steps=steps, seconds=dt, throughput=steps * batch_size * n / dt,
+                   unit="clips/s", final_loss=rows[-1]["loss"])
+    del out
+    if not run_dir:
+        import shutil; shutil.rmtree(d, ignore_errors=True)
+
+# %% ../nbs/16_distributed.ipynb #477dbcdb
+def _bench_generate(res: dict, state, size: str, scenes: int, inference_steps: int, gen_batch: int) -> None:
+    "`bench`'s generation side: `generate_distributed` of `scenes` scenes after a warm-up call; scenes/s into `res`."
+    dev, S = state.device, BENCH_SIZES[size]
+    pipe = _bench_pipeline(size, dev); pipe.set_progress_bar_config(disable=True)
+    kw = dict(num_frames=S["frames"], height=S["height"], width=S["width"], batch_size=gen_batch)
+    pipe([f"warm-up {state.process_index}"], num_inference_steps=2, generator=[torch.Generator().manual_seed(0)], **kw)
+    state.wait_for_everyone()
+    t0 = time.perf_counter()
+    clips = generate_distributed(pipe, [f"scene {i}" for i in range(scenes)], list(range(scenes)),
+                                 num_inference_steps=inference_steps, **kw)
+    dt = time.perf_counter() - t0
+    if clips is not None:
+        res.update(scenes=scenes, inference_steps=inference_steps, scene_batch=gen_batch, seconds=dt,
+                   throughput=scenes / dt, unit="scenes/s", clips_shape=list(clips.shape))
 
 def bench(kind: str = "train", size: str = "tiny", steps: int = 8, warmup: int = 2, batch_size: int = 1,
           scenes: int = 4, inference_steps: int = 5, gen_batch: int = 5, run_dir=None) -> dict | None:
     """Throughput of stage-2 training (`kind="train"`, clips/s) or scene generation (`"generate"`, scenes/s) at `size`
     ("tiny" or "paper") on this process group. The result on the main process, None on the others."""
-    import tempfile
     if kind not in ("train", "generate"): raise MovieFactoryError(f"bench kind {kind!r} is unknown: use train or generate")
     if size not in BENCH_SIZES: raise MovieFactoryError(f"bench size {size!r} is unknown: use {' or '.join(BENCH_SIZES)}")
     state = process_state()
@@ -170,47 +220,8 @@ def bench(kind: str = "train", size: str = "tiny", steps: int = 8, warmup: int =
     res = {"kind": kind, "size": size, "processes": n, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
            "frames": S["frames"], "height": S["height"], "width": S["width"]}
     if dev.type == "cuda": torch.cuda.reset_peak_memory_stats(dev)
-    if kind == "train":
-        from moviefactory.mini import mini_scheduler
-        model = _bench_unet(size, dev).set_stage("temporal")
-        if dev.type == "cuda": model.enable_gradient_checkpointing()
-        D, L = model.config.unet_config["cross_attention_dim"], (77 if size == "paper" else 16)
-        h, w, sched = S["height"] // 8, S["width"] // 8, mini_scheduler()
-        if size != "paper": h, w = S["height"] // 2, S["width"] // 2
-        def batches(step):
-            g = torch.Generator().manual_seed(step)
-            return {"z": torch.randn(batch_size * n, 4, S["frames"], h, w, generator=g),
-                    "states": torch.randn(batch_size * n, L, D, generator=g)}
-        def loss(m, b, g):
-            z, s = b["z"].to(dev), b["states"].to(dev)
-            noise = torch.randn(z.shape, generator=g, device=dev)
-            t = torch.randint(0, 1000, (z.shape[0],), generator=g, device=dev)
-            pred = m(sched.add_noise(z, noise, t), t, s, domain=0).sample.float()
-            return F.mse_loss(pred, sched.get_velocity(z, noise, t))
-        d = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="mf_bench_"))     # gets the final checkpoint
-        out = train_loop(TrainConfig(output_dir=str(d), max_steps=warmup + steps, batch_size=batch_size * n, lr=1e-5,
-                                     warmup_steps=1, log_every=1, checkpoint_every=10**9), model, loss, batches)
-        if state.is_main_process:
-            from moviefactory.train import read_losses
-            rows = read_losses(d)
-            dt = rows[-1]["time"] - rows[warmup - 1]["time"]
-            res.update(per_process_batch=batch_size, steps=steps, seconds=dt, throughput=steps * batch_size * n / dt,
-                       unit="clips/s", final_loss=rows[-1]["loss"])
-        del out
-        if not run_dir:
-            import shutil; shutil.rmtree(d, ignore_errors=True)
-    else:
-        pipe = _bench_pipeline(size, dev); pipe.set_progress_bar_config(disable=True)
-        kw = dict(num_frames=S["frames"], height=S["height"], width=S["width"], batch_size=gen_batch)
-        pipe([f"warm-up {state.process_index}"], num_inference_steps=2, generator=[torch.Generator().manual_seed(0)], **kw)
-        state.wait_for_everyone()
-        t0 = time.perf_counter()
-        clips = generate_distributed(pipe, [f"scene {i}" for i in range(scenes)], list(range(scenes)),
-                                     num_inference_steps=inference_steps, **kw)
-        dt = time.perf_counter() - t0
-        if clips is not None:
-            res.update(scenes=scenes, inference_steps=inference_steps, scene_batch=gen_batch, seconds=dt,
-                       throughput=scenes / dt, unit="scenes/s", clips_shape=list(clips.shape))
+    if kind == "train": _bench_train(res, state, size, steps, warmup, batch_size, run_dir)
+    else: _bench_generate(res, state, size, scenes, inference_steps, gen_batch)
     if dev.type == "cuda": res["peak_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
     return res if state.is_main_process else None
 

@@ -166,7 +166,7 @@ def end_process_group_at_exit():
     atexit.register(lambda: dist.destroy_process_group() if dist.is_available() and dist.is_initialized() else None)
     end_process_group_at_exit.registered = True
 
-# %% ../nbs/07_train.ipynb #a472d2fb
+# %% ../nbs/07_train.ipynb #00e2ff8a
 class _StepBatches(torch.utils.data.IterableDataset):
     "Batches for steps start..stop-1 (this process's `part` of each); with several workers, worker w renders the steps s with s % n == w."
     def __init__(self, fn, start, stop, part=(0, 1)): self.fn, self.start, self.stop, self.part = fn, start, stop, part
@@ -181,20 +181,19 @@ def _lr_lambda(warmup: int, total: int):
         return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup)))) * 0.9 + 0.1
     return f
 
-def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batches: Callable[[int], dict],
-               log=None) -> dict:
-    "Train `model`'s trainable parameters for `cfg.max_steps`, resuming from `cfg.output_dir` if it holds a checkpoint."
+# %% ../nbs/07_train.ipynb #0277383e
+def _accelerator(cfg: TrainConfig):
+    "The run's `Accelerator`: bf16 where the GPU has it (`mixed_precision=\"auto\"`), the CPU where `cpu_launch()` says."
     from accelerate import Accelerator
-    from diffusers.training_utils import EMAModel
-    log = log or get_logger("moviefactory.train")
     mp = cfg.mixed_precision
     if mp == "auto": mp = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
     acc = Accelerator(mixed_precision=mp, gradient_accumulation_steps=cfg.grad_accum, cpu=cpu_launch())
-    rank, nproc = acc.process_index, acc.num_processes
-    if nproc > 1: end_process_group_at_exit()
-    total = lambda x: (acc.reduce(torch.tensor(float(x), dtype=torch.float64, device=acc.device), "sum").item()
-                       if nproc > 1 else float(x))          # the sum of x over the processes
-    run = Path(cfg.output_dir)
+    if acc.num_processes > 1: end_process_group_at_exit()
+    return acc
+
+def _optimizer(cfg: TrainConfig, model, acc, run: Path):
+    "AdamW on `model`'s trainable parameters, their EMA and the LR schedule, all at the step of `run`'s checkpoint (0 if none)."
+    from diffusers.training_utils import EMAModel
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable: raise MovieFactoryError("nothing to train: the model has no trainable parameters for this stage")
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -208,8 +207,11 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
     if start:                                     # jump the schedule to the checkpoint's step
         sched.last_epoch = start
         for grp, base in zip(opt.param_groups, sched.base_lrs): grp["lr"] = base * lr_at(start)
-    model, opt = acc.prepare(model, opt)
-    # the loss log continues exactly where the checkpoint left it
+    return trainable, opt, ema, sched, start
+
+def _resume_log(cfg: TrainConfig, acc, run: Path, start: int) -> Path:
+    "`run`'s loss log, cut back to step `start`, and its config (written by the main process); returns the log's path."
+    # the log continues exactly where the checkpoint left it
     logf = run / "losses.jsonl"
     rows = [json.loads(l) for l in logf.read_text().splitlines()] if logf.exists() else []
     rows = [r for r in rows if r["step"] <= start]
@@ -217,6 +219,21 @@ def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batc
         run.mkdir(parents=True, exist_ok=True)
         atomic_write_text(logf, "".join(json.dumps(r) + "\n" for r in rows))
         atomic_write_text(run / "config.json", json.dumps(asdict(cfg), indent=1))
+    return logf
+
+# %% ../nbs/07_train.ipynb #651b8a85
+def train_loop(cfg: TrainConfig, model: torch.nn.Module, loss_fn: Callable, batches: Callable[[int], dict],
+               log=None) -> dict:
+    "Train `model`'s trainable parameters for `cfg.max_steps`, resuming from `cfg.output_dir` if it holds a checkpoint."
+    log = log or get_logger("moviefactory.train")
+    acc = _accelerator(cfg)
+    rank, nproc = acc.process_index, acc.num_processes
+    total = lambda x: (acc.reduce(torch.tensor(float(x), dtype=torch.float64, device=acc.device), "sum").item()
+                       if nproc > 1 else float(x))          # the sum of x over the processes
+    run = Path(cfg.output_dir)
+    trainable, opt, ema, sched, start = _optimizer(cfg, model, acc, run)
+    model, opt = acc.prepare(model, opt)
+    logf = _resume_log(cfg, acc, run, start)
     if start: log.info(f"resuming {run} at step {start}")
     part = (rank, nproc) if cfg.split_batches else (0, 1)        # this process's part of every batch
     data = torch.utils.data.DataLoader(_StepBatches(batches, start, cfg.max_steps, part), batch_size=None,
@@ -329,7 +346,7 @@ def latent_scale(vae, world, n: int = 512, batch_size: int = 32) -> float:
           for s in range(max(1, n // (2 * batch_size)))]
     return float(1.0 / torch.cat(zs).std())
 
-# %% ../nbs/07_train.ipynb #751d3758
+# %% ../nbs/07_train.ipynb #4019aef2
 class LatentDiffusion:
     "What every diffusion stage shares: the frozen VAE and text encoder, the noise schedule, the loss."
     def __init__(self, vae, tokenizer, text_encoder, scheduler=None, max_length: int = 32):
@@ -374,6 +391,7 @@ class LatentDiffusion:
         pred = predict(noisy, t, states).float()
         return (w * (pred - target).pow(2)).mean() / w.mean()
 
+# %% ../nbs/07_train.ipynb #7f53e2e1
 def base_loss(ld: LatentDiffusion):
     "Stage 0: the base U-Net on still frames (every frame its own image), no domain information."
     def f(unet, batch, g):
@@ -414,7 +432,7 @@ def guidance_loss(ld: LatentDiffusion, teacher, scale: float):
         return ld.loss(lambda x, t, s: model(x, t, s, domain=dom).sample, z, states, w, g, target=guided)
     return f
 
-# %% ../nbs/07_train.ipynb #4731a56f
+# %% ../nbs/07_train.ipynb #2234d472
 def _world(domains, num_frames, seed, split="train", size=10**9, camera_weights=None):
     from moviefactory.toyworld import ToyWorld
     return ToyWorld(seed=seed, domains=domains, num_frames=num_frames, height=MINI_SIZE[0], width=MINI_SIZE[1],
@@ -432,6 +450,34 @@ def _process_device():
 
 def _is_main() -> bool: return int(os.environ.get("RANK", "0")) == 0
 
+# %% ../nbs/07_train.ipynb #fd22c786
+def _stage_model(stage: str, init, ld: LatentDiffusion, has: Callable, temporal_resblock, guidance_scale, as_images: bool):
+    "The model a U-Net stage trains, built or loaded from `init` (`has(sub)`: does it hold `sub`?), its loss and the guidance scale."
+    if stage == "base":
+        model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32, use_safetensors=True) if has("unet") else mini_unet()
+        loss = base_loss(ld)
+    else:
+        model = load_mini_unet(init)
+        if stage == "temporal" and not model.config.temporal_text:
+            model.set_temporal_text(True)          # older checkpoints: their temporal attentions learn to read the text
+        if temporal_resblock is not None: model.set_temporal_resblock(temporal_resblock)
+        if stage == "movie" and "movie" not in model.domains: model.add_domain("movie", init_from="hd")
+        if stage in ("temporal", "guidance") and torch.cuda.is_available(): model.enable_gradient_checkpointing()
+        if stage == "guidance":
+            if not (init / "movie_unet").is_dir(): raise MovieFactoryError(f"stage 'guidance' distils a trained model: {init}/movie_unet is missing")
+            guidance_scale = MINI_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
+            model.set_stage("spatial")       # the adapters (every domain's norms with them); base and temporal layers stay
+            # the teacher: a frozen copy of the adapters on the very same (frozen) base and temporal layers
+            teacher = copy.deepcopy(model, {id(model.unet): model.unet, id(model.temporal): model.temporal})
+            teacher.spatial.requires_grad_(False)
+            teacher.to(_process_device())
+            loss = guidance_loss(ld, teacher, guidance_scale)
+        else:
+            model.set_stage(stage)
+            loss = movie_loss(ld, frames_as_images=as_images)
+    return model, loss, guidance_scale
+
+# %% ../nbs/07_train.ipynb #469b0b64
 def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps: int = 1000, minutes: float = 0,
                batch_size: int = 32, lr: float = 2e-4, num_workers: int = 0, seed: int = 0,
                scale_frames: int = 512, zero_snr: bool | None = None, camera_weights=None, watermark_weight: float = 0.0,
@@ -472,28 +518,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
         else: sched = mini_scheduler(zero_snr)
         if _is_main(): sched.save_pretrained(out_dir / "scheduler")
         ld = LatentDiffusion(vae, tok, te, sched).to(_process_device())
-        if stage == "base":
-            model = UNet2DConditionModel.from_pretrained(init / "unet", torch_dtype=torch.float32, use_safetensors=True) if has("unet") else mini_unet()
-            loss = base_loss(ld)
-        else:
-            model = load_mini_unet(init)
-            if stage == "temporal" and not model.config.temporal_text:
-                model.set_temporal_text(True)          # older checkpoints: their temporal attentions learn to read the text
-            if temporal_resblock is not None: model.set_temporal_resblock(temporal_resblock)
-            if stage == "movie" and "movie" not in model.domains: model.add_domain("movie", init_from="hd")
-            if stage in ("temporal", "guidance") and torch.cuda.is_available(): model.enable_gradient_checkpointing()
-            if stage == "guidance":
-                if not (init / "movie_unet").is_dir(): raise MovieFactoryError(f"stage 'guidance' distils a trained model: {init}/movie_unet is missing")
-                guidance_scale = MINI_GUIDANCE_SCALE if guidance_scale is None else guidance_scale
-                model.set_stage("spatial")       # the adapters (every domain's norms with them); base and temporal layers stay
-                # the teacher: a frozen copy of the adapters on the very same (frozen) base and temporal layers
-                teacher = copy.deepcopy(model, {id(model.unet): model.unet, id(model.temporal): model.temporal})
-                teacher.spatial.requires_grad_(False)
-                teacher.to(_process_device())
-                loss = guidance_loss(ld, teacher, guidance_scale)
-            else:
-                model.set_stage(stage)
-                loss = movie_loss(ld, frames_as_images=as_images)
+        model, loss, guidance_scale = _stage_model(stage, init, ld, has, temporal_resblock, guidance_scale, as_images)
         res = train_loop(cfg, model, loss, batches)
         if _is_main():
             if stage == "guidance":
