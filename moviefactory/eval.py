@@ -260,15 +260,17 @@ def make_tiny_clip(path, image_size: int = 32, dim: int = 32, seed: int = 0) -> 
     CLIPProcessor(image_processor=ip, tokenizer=tok).save_pretrained(str(p))
     return p
 
-# %% ../nbs/13_eval.ipynb #da514499
+# %% ../nbs/13_eval.ipynb #cf0ef069
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
+from fastcore.basics import patch
 
 TOY_HEADS = {"object": OBJECTS, "colour": COLOURS, "background": BACKGROUNDS, "motion": MOTIONS, "watermark": (False, True)}
 
 def _cbr(cin: int, cout: int, k: int = 3, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2 if k % 2 else 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
+# %% ../nbs/13_eval.ipynb #8e04b5b3
 class ToyScorer(ModelMixin, ConfigMixin):
     """Reads a toy clip (uint8 `(B, F, H, W, 3)`): object, colour, background, motion and watermark logits, the
     object's box per frame, and features for the toy FVD (each head's hidden layer divided by its `feature_scale`)."""
@@ -289,22 +291,6 @@ class ToyScorer(ModelMixin, ConfigMixin):
                                     "background": mlp(mdim, len(BACKGROUNDS)), "watermark": mlp(mdim, 2),
                                     "motion": mlp(4 * num_frames, len(MOTIONS))})
 
-    def frame_index(self, total: int) -> torch.Tensor:
-        "Which of `total` frames the scorer reads: `num_frames` evenly spaced, first and last included."
-        return torch.linspace(0, total - 1, self.config.num_frames).round().long()
-
-    def preprocess(self, clips, all_frames: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
-        """Clips -> frames `(B*T, 3, height, width)` and half-size frames for the encoder, in [-1, 1] (area-resized),
-        B and T; `all_frames` keeps every frame instead of `num_frames`."""
-        x = torch.from_numpy(as_clips(clips))
-        B, T, H, W, C = x.shape
-        if not all_frames and T != self.config.num_frames: x = x[:, self.frame_index(T)]
-        T = x.shape[1]
-        x = x.to(self.device).permute(0, 1, 4, 2, 3).reshape(B * T, C, H, W).float() / 127.5 - 1
-        h, w = self.config.height, self.config.width
-        if (H, W) != (h, w): x = F.interpolate(x, size=(h, w), mode="area")
-        return x, F.avg_pool2d(x, 2), B, T
-
     @staticmethod
     def soft_boxes(logits: torch.Tensor) -> torch.Tensor:
         "Boxes `(N, 4)` as (cx, cy, w, h) in frame units from location logits `(N, 1, h, w)`: a uniform box's moments."
@@ -317,63 +303,89 @@ class ToyScorer(ModelMixin, ConfigMixin):
         vy = (py * (ys - cy[:, None]) ** 2).sum(1) / mass; vx = (px * (xs - cx[:, None]) ** 2).sum(1) / mass
         return torch.stack([cx, cy, (12 * vx).clamp_min(1e-6).sqrt(), (12 * vy).clamp_min(1e-6).sqrt()], 1)
 
-    def crop(self, frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """Glimpses `(N, 3, gh, gw)` around `boxes` (cx, cy, w, h in frame units): a window of the glimpse's aspect,
-        1.25 x the box where it is tightest, so the object keeps its shape."""
-        N, _, H, W = frames.shape
-        gh, gw = self.config.glimpse_size
-        cw = (torch.maximum(boxes[:, 2] * W, boxes[:, 3] * H * gw / gh) * 1.25).clamp_min(8)     # pixels
-        theta = torch.zeros(N, 2, 3, device=frames.device, dtype=frames.dtype)
-        theta[:, 0, 0], theta[:, 1, 1] = cw / W, cw * gh / gw / H
-        theta[:, 0, 2], theta[:, 1, 2] = boxes[:, 0] * 2 - 1, boxes[:, 1] * 2 - 1
-        grid = F.affine_grid(theta, (N, 3, gh, gw), align_corners=False)
-        return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
+# %% ../nbs/13_eval.ipynb #a02e66f2
+@patch
+def frame_index(self: ToyScorer, total: int) -> torch.Tensor:
+    "Which of `total` frames the scorer reads: `num_frames` evenly spaced, first and last included."
+    return torch.linspace(0, total - 1, self.config.num_frames).round().long()
 
-    def forward(self, clips, true_boxes: torch.Tensor | None = None, p_teacher: float = 0.5) -> dict:
-        """Logits per head, location logits, boxes and the pooled features; `true_boxes` `(B*T, 4)` (training only)
-        replace the predicted glimpse boxes with probability `p_teacher`."""
-        x, half, B, T = self.preprocess(clips)
-        m = self.encoder(half)
-        loc = self.locate(m)
-        boxes = self.soft_boxes(loc)
-        gbox = boxes.detach()
-        if true_boxes is not None and self.training:
-            use = torch.rand(len(gbox), device=gbox.device) < p_teacher
-            jitter = true_boxes.to(gbox) * (1 + 0.1 * torch.randn_like(gbox))
-            gbox = torch.where(use[:, None], jitter, gbox)
-        g = self.glimpse(self.crop(x, gbox))
-        obj = torch.cat([g.mean((2, 3)), g.amax((2, 3))], 1).reshape(B, T, -1).mean(1)
-        scene = torch.cat([m.mean((2, 3)), m.amax((2, 3))], 1).reshape(B, T, -1).mean(1)
-        tr = boxes.reshape(B, T, 4)
-        track = torch.cat([tr[:, :, :2] - tr[:, :1, :2], tr[:, :, 2:].clamp_min(1e-3).log() - tr[:, :1, 2:].clamp_min(1e-3).log()], 2)
-        inputs = {"object": obj, "colour": obj, "background": scene, "watermark": scene, "motion": track.flatten(1)}
-        out = {k: head(inputs[k]) for k, head in self.heads.items()}
-        scale = self.config.feature_scale or [1.0] * len(TOY_HEADS)
-        hid = [self.heads[k][1](self.heads[k][0](inputs[k])) / s for k, s in zip(TOY_HEADS, scale)]
-        out.update(locate=loc, boxes=boxes.reshape(B, T, 4), features=torch.cat(hid, 1))
-        return out
+@patch
+def preprocess(self: ToyScorer, clips, all_frames: bool = False) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """Clips -> frames `(B*T, 3, height, width)` and half-size frames for the encoder, in [-1, 1] (area-resized),
+    B and T; `all_frames` keeps every frame instead of `num_frames`."""
+    x = torch.from_numpy(as_clips(clips))
+    B, T, H, W, C = x.shape
+    if not all_frames and T != self.config.num_frames: x = x[:, self.frame_index(T)]
+    T = x.shape[1]
+    x = x.to(self.device).permute(0, 1, 4, 2, 3).reshape(B * T, C, H, W).float() / 127.5 - 1
+    h, w = self.config.height, self.config.width
+    if (H, W) != (h, w): x = F.interpolate(x, size=(h, w), mode="area")
+    return x, F.avg_pool2d(x, 2), B, T
 
-    @torch.no_grad()
-    def frame_features(self, clips) -> torch.Tensor:
-        "Every frame's encoder map, flattened and unit-normalised: `(B, F, D)` (for frame-to-frame consistency)."
-        x, half, B, T = self.preprocess(clips, all_frames=True)
-        return F.normalize(self.encoder(half).flatten(1), dim=-1).reshape(B, T, -1)
+# %% ../nbs/13_eval.ipynb #fca95bb1
+@patch
+def crop(self: ToyScorer, frames: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Glimpses `(N, 3, gh, gw)` around `boxes` (cx, cy, w, h in frame units): a window of the glimpse's aspect,
+    1.25 x the box where it is tightest, so the object keeps its shape."""
+    N, _, H, W = frames.shape
+    gh, gw = self.config.glimpse_size
+    cw = (torch.maximum(boxes[:, 2] * W, boxes[:, 3] * H * gw / gh) * 1.25).clamp_min(8)     # pixels
+    theta = torch.zeros(N, 2, 3, device=frames.device, dtype=frames.dtype)
+    theta[:, 0, 0], theta[:, 1, 1] = cw / W, cw * gh / gw / H
+    theta[:, 0, 2], theta[:, 1, 2] = boxes[:, 0] * 2 - 1, boxes[:, 1] * 2 - 1
+    grid = F.affine_grid(theta, (N, 3, gh, gw), align_corners=False)
+    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-    @torch.no_grad()
-    def predict(self, clips, batch: int = 64) -> dict:
-        "Per clip: the predicted label of each head (names), its probability, and the FVD features (float64)."
-        self.eval()
-        x = as_clips(clips)
-        outs = [self(x[s:s + batch]) for s in range(0, len(x), batch)]
-        res = {}
-        for k, names in TOY_HEADS.items():
-            p = torch.cat([o[k] for o in outs]).float().softmax(-1).cpu()
-            conf, idx = p.max(-1)
-            res[k] = [names[i] for i in idx.tolist()]
-            res[f"{k}_p"] = conf.numpy()
-        res["features"] = torch.cat([o["features"] for o in outs]).double().cpu().numpy()
-        res["boxes"] = torch.cat([o["boxes"] for o in outs]).cpu().numpy()
-        return res
+# %% ../nbs/13_eval.ipynb #2fc41a32
+@patch
+def forward(self: ToyScorer, clips, true_boxes: torch.Tensor | None = None, p_teacher: float = 0.5) -> dict:
+    """Logits per head, location logits, boxes and the pooled features; `true_boxes` `(B*T, 4)` (training only)
+    replace the predicted glimpse boxes with probability `p_teacher`."""
+    x, half, B, T = self.preprocess(clips)
+    m = self.encoder(half)
+    loc = self.locate(m)
+    boxes = self.soft_boxes(loc)
+    gbox = boxes.detach()
+    if true_boxes is not None and self.training:
+        use = torch.rand(len(gbox), device=gbox.device) < p_teacher
+        jitter = true_boxes.to(gbox) * (1 + 0.1 * torch.randn_like(gbox))
+        gbox = torch.where(use[:, None], jitter, gbox)
+    g = self.glimpse(self.crop(x, gbox))
+    obj = torch.cat([g.mean((2, 3)), g.amax((2, 3))], 1).reshape(B, T, -1).mean(1)
+    scene = torch.cat([m.mean((2, 3)), m.amax((2, 3))], 1).reshape(B, T, -1).mean(1)
+    tr = boxes.reshape(B, T, 4)
+    track = torch.cat([tr[:, :, :2] - tr[:, :1, :2], tr[:, :, 2:].clamp_min(1e-3).log() - tr[:, :1, 2:].clamp_min(1e-3).log()], 2)
+    inputs = {"object": obj, "colour": obj, "background": scene, "watermark": scene, "motion": track.flatten(1)}
+    out = {k: head(inputs[k]) for k, head in self.heads.items()}
+    scale = self.config.feature_scale or [1.0] * len(TOY_HEADS)
+    hid = [self.heads[k][1](self.heads[k][0](inputs[k])) / s for k, s in zip(TOY_HEADS, scale)]
+    out.update(locate=loc, boxes=boxes.reshape(B, T, 4), features=torch.cat(hid, 1))
+    return out
+
+# %% ../nbs/13_eval.ipynb #3bfc823c
+@patch
+@torch.no_grad()
+def frame_features(self: ToyScorer, clips) -> torch.Tensor:
+    "Every frame's encoder map, flattened and unit-normalised: `(B, F, D)` (for frame-to-frame consistency)."
+    x, half, B, T = self.preprocess(clips, all_frames=True)
+    return F.normalize(self.encoder(half).flatten(1), dim=-1).reshape(B, T, -1)
+
+@patch
+@torch.no_grad()
+def predict(self: ToyScorer, clips, batch: int = 64) -> dict:
+    "Per clip: the predicted label of each head (names), its probability, and the FVD features (float64)."
+    self.eval()
+    x = as_clips(clips)
+    outs = [self(x[s:s + batch]) for s in range(0, len(x), batch)]
+    res = {}
+    for k, names in TOY_HEADS.items():
+        p = torch.cat([o[k] for o in outs]).float().softmax(-1).cpu()
+        conf, idx = p.max(-1)
+        res[k] = [names[i] for i in idx.tolist()]
+        res[f"{k}_p"] = conf.numpy()
+    res["features"] = torch.cat([o["features"] for o in outs]).double().cpu().numpy()
+    res["boxes"] = torch.cat([o["boxes"] for o in outs]).cpu().numpy()
+    return res
 
 # %% ../nbs/13_eval.ipynb #4a603d3b
 def _toy_example(seed: int, split: str = "train", held_out: float = 0.1, num_frames: int = 4):

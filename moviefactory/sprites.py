@@ -21,7 +21,7 @@ from .toyworld import (DOMAINS, MOTIONS, CAMERAS, add_watermark, background_imag
 __all__ = ['CELL', 'SPLITS', 'PLACES', 'PLACE_PHRASES', 'ACTIONS', 'N_PHRASINGS', 'atlas_dir', 'SpriteAtlas', 'to_cell',
            'place_image', 'SpriteSpec', 'SpriteClip', 'render_sprites', 'SpriteWorld']
 
-# %% ../nbs/01a_sprites.ipynb #db086aca
+# %% ../nbs/01a_sprites.ipynb #77493d38
 def atlas_dir() -> Path:
     "The folder of the atlas shipped with the package."
     from importlib import resources
@@ -55,23 +55,6 @@ class SpriteAtlas:
     def __repr__(self):
         n = sum(c.get("split") == "heldout" for c in self.concepts)
         return f"SpriteAtlas({len(self)} concepts, {n} held out)"
-    def index(self, name: str) -> int:
-        "The atlas index of concept `name` (a clear error, with close names, for an unknown one)."
-        if name in self._index: return self._index[name]
-        near = difflib.get_close_matches(str(name), self.names, 3)
-        raise MovieFactoryError(f"unknown concept {name!r}" + (f": did you mean {', '.join(near)}?" if near else ""))
-    def split(self, name) -> str:
-        "The split of a concept (by name or index): 'train' or 'heldout'."
-        return self.concepts[name if isinstance(name, (int, np.integer)) else self.index(name)]["split"]
-    def indices(self, split: str = "all") -> np.ndarray:
-        "Indices of the concepts of `split` ('train', 'heldout' or 'all')."
-        _check(split in SPLITS + ("all",), f"unknown split {split!r}: use train, heldout or all")
-        return np.array([i for i, c in enumerate(self.concepts) if split == "all" or c["split"] == split], int)
-    def __add__(self, other: SpriteAtlas) -> SpriteAtlas:
-        _check(isinstance(other, SpriteAtlas), f"only atlases add to an atlas, not {type(other).__name__}")
-        return SpriteAtlas(self.concepts + other.concepts, np.concatenate([self.pictures, other.pictures]))
-    def __getstate__(self): return {"concepts": self.concepts, "pictures": self.pictures}
-    def __setstate__(self, d): self.__init__(d["concepts"], d["pictures"].copy())
 
 @lru_cache(maxsize=4)
 def _load_atlas(folder: str) -> SpriteAtlas:
@@ -84,6 +67,31 @@ def _load_atlas(folder: str) -> SpriteAtlas:
     cell, cols, n = meta["cell"], meta["columns"], len(meta["concepts"])
     pics = np.stack([sheet[(i // cols) * cell:(i // cols + 1) * cell, (i % cols) * cell:(i % cols + 1) * cell] for i in range(n)])
     return SpriteAtlas(meta["concepts"], pics)
+
+# %% ../nbs/01a_sprites.ipynb #f259cdf2
+@patch
+def index(self: SpriteAtlas, name: str) -> int:
+    "The atlas index of concept `name` (a clear error, with close names, for an unknown one)."
+    if name in self._index: return self._index[name]
+    near = difflib.get_close_matches(str(name), self.names, 3)
+    raise MovieFactoryError(f"unknown concept {name!r}" + (f": did you mean {', '.join(near)}?" if near else ""))
+@patch
+def split(self: SpriteAtlas, name) -> str:
+    "The split of a concept (by name or index): 'train' or 'heldout'."
+    return self.concepts[name if isinstance(name, (int, np.integer)) else self.index(name)]["split"]
+@patch
+def indices(self: SpriteAtlas, split: str = "all") -> np.ndarray:
+    "Indices of the concepts of `split` ('train', 'heldout' or 'all')."
+    _check(split in SPLITS + ("all",), f"unknown split {split!r}: use train, heldout or all")
+    return np.array([i for i, c in enumerate(self.concepts) if split == "all" or c["split"] == split], int)
+@patch
+def __add__(self: SpriteAtlas, other: SpriteAtlas) -> SpriteAtlas:
+    _check(isinstance(other, SpriteAtlas), f"only atlases add to an atlas, not {type(other).__name__}")
+    return SpriteAtlas(self.concepts + other.concepts, np.concatenate([self.pictures, other.pictures]))
+@patch
+def __getstate__(self: SpriteAtlas): return {"concepts": self.concepts, "pictures": self.pictures}
+@patch
+def __setstate__(self: SpriteAtlas, d): self.__init__(d["concepts"], d["pictures"].copy())
 
 # %% ../nbs/01a_sprites.ipynb #d4ecd9ce
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -140,7 +148,7 @@ PLACE_PHRASES = {
     "room": ("in a room", "in the living room", "across the room", "indoors"),
 }
 
-# %% ../nbs/01a_sprites.ipynb #f6d7cdc8
+# %% ../nbs/01a_sprites.ipynb #3374b371
 class _Canvas:
     "A float RGB picture in height units (y 0..1 top to bottom, x 0..W/H), with a few soft-edged shapes."
     def __init__(self, H, W):
@@ -162,98 +170,127 @@ class _Canvas:
         m = (self.Y >= top) & (self.Y <= bottom) & (np.abs(self.X - cx) <= (self.Y - top) / (bottom - top) * half)
         self.fill(m, col)
 
+# %% ../nbs/01a_sprites.ipynb #77f939c0
+def _paint_city(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 1, (250, 190, 140), (150, 175, 220))
+    x = -0.1
+    while x < wu:
+        bw, top = u(0.18, 0.35), u(0.15, 0.55)
+        col = np.array((70, 80, 100)) * u(0.8, 1.4)
+        c.rect(x, top, x + bw, 0.8, col)
+        win = (X > x + 0.03) & (X < x + bw - 0.03) & (Y > top + 0.04) & (Y < 0.76) & ((X - x) % 0.07 < 0.035) & ((Y - top) % 0.08 < 0.04)
+        c.fill(win, (250, 225, 130))
+        x += bw + u(0.0, 0.05)
+    c.grad(0.8, 1, (90, 90, 95), (60, 60, 65)); c.rect(0, 0.8, wu, 0.83, (170, 170, 170))
+    c.fill((np.abs(Y - 0.92) < 0.012) & (X % 0.4 < 0.2), (240, 240, 240))
+
+def _paint_castle(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 0.7, (110, 160, 230), (200, 225, 245)); c.grad(0.7, 1, (90, 160, 70), (60, 120, 50))
+    c.blob(u(0.3, wu - 0.3), 0.95, 1.2, 0.3, (80, 150, 60), 0.05)
+    for cx in np.arange(u(0.4, 0.9), wu, u(1.6, 2.2)):
+        stone, dark = (175, 170, 160), (120, 115, 110)
+        c.rect(cx - 0.45, 0.42, cx + 0.45, 0.85, stone)
+        c.fill((Y > 0.37) & (Y < 0.42) & (np.abs(X - cx) < 0.45) & ((X - cx) % 0.1 < 0.05), stone)
+        for tx in (cx - 0.5, cx + 0.5):
+            c.rect(tx - 0.1, 0.22, tx + 0.1, 0.85, dark if tx < cx else stone)
+            c.tri(tx, 0.06, 0.14, 0.22, (180, 50, 50))
+        c.rect(cx - 0.08, 0.62, cx + 0.08, 0.85, (70, 45, 30)); c.blob(cx, 0.62, 0.08, 0.06, (70, 45, 30), 0.05)
+        c.rect(cx - 0.01, 0.12, cx + 0.01, 0.42, (60, 60, 60)); c.rect(cx + 0.01, 0.12, cx + 0.12, 0.19, (230, 200, 40))
+
+def _paint_kitchen(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 1, (235, 230, 210), (215, 205, 180))
+    c.fill(((X % 0.12) < 0.008) | ((Y % 0.12) < 0.008), (190, 185, 170))      # wall tiles
+    for x0 in np.arange(u(0, 0.2), wu, 0.55): c.rect(x0, 0.0, x0 + 0.5, 0.28, (150, 105, 65)); c.rect(x0 + 0.22, 0.18, x0 + 0.28, 0.21, (60, 50, 40))
+    wx = u(0.5, wu - 0.5); c.rect(wx - 0.25, 0.33, wx + 0.25, 0.6, (255, 255, 255)); c.rect(wx - 0.22, 0.36, wx + 0.22, 0.57, (150, 200, 240))
+    c.rect(0, 0.68, wu, 0.74, (90, 90, 95)); c.grad(0.74, 1, (165, 115, 70), (120, 80, 45))
+    c.fill((Y > 0.74) & ((X % 0.5) < 0.01), (90, 60, 35))
+    sx = u(0.3, wu - 0.3); c.rect(sx - 0.2, 0.6, sx + 0.2, 0.68, (40, 40, 45)); c.blob(sx, 0.58, 0.12, 0.04, (60, 60, 65), 0.1)
+
+# %% ../nbs/01a_sprites.ipynb #6db66b18
+def _paint_desert(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 0.6, (120, 170, 230), (250, 220, 170)); c.rect(0, 0.6, wu, 1, (250, 220, 170))
+    c.blob(u(0.3, wu - 0.3), u(0.12, 0.25), 0.09, 0.09, (255, 245, 180), 0.3)
+    for k, (base, col) in enumerate(((0.55, (230, 190, 120)), (0.68, (220, 170, 95)), (0.82, (205, 150, 80)))):
+        ph, f = u(0, 6.3), u(2, 4)
+        c.fill(Y > base + 0.06 * np.sin(X * f + ph), col)
+    for cx in rng.uniform(0, wu, max(1, int(wu * 0.8))):
+        g = (60, 130, 60); cy = u(0.7, 0.85)
+        c.rect(cx - 0.025, cy - 0.25, cx + 0.025, cy, g); c.rect(cx - 0.1, cy - 0.17, cx - 0.025, cy - 0.13, g)
+        c.rect(cx - 0.1, cy - 0.25, cx - 0.07, cy - 0.15, g); c.rect(cx + 0.025, cy - 0.12, cx + 0.09, cy - 0.08, g)
+        c.rect(cx + 0.06, cy - 0.2, cx + 0.09, cy - 0.1, g)
+
+def _paint_snow(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 0.6, (175, 190, 210), (225, 230, 240)); c.rect(0, 0.6, wu, 1, (225, 230, 240))
+    for k, cx in enumerate(rng.uniform(-0.1, wu + 0.1, int(wu * 3))):
+        top = u(0.2, 0.4); c.tri(cx, top, 0.13, 0.65, (40, 90, 60)); c.tri(cx, top, 0.06, top + 0.15, (245, 250, 255))
+    c.fill(Y > 0.6 + 0.03 * np.sin(X * 3 + u(0, 6)), (245, 248, 252))
+    c.fill((Y > 0.75) & (np.sin(X * 5 + Y * 20) > 0.9), (210, 222, 240))
+    flakes = rng.random(Y.shape) < 0.01; c.fill(flakes, (255, 255, 255))
+
+def _paint_beach(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 0.45, (90, 160, 230), (190, 225, 245))
+    c.grad(0.45, 0.62, (40, 150, 190), (80, 190, 200))
+    c.fill((Y > 0.45) & (Y < 0.62) & (np.sin(X * 25 + Y * 60) > 0.93), (210, 240, 245))
+    c.fill(Y > 0.6 + 0.02 * np.sin(X * 4 + u(0, 6)), (240, 215, 160)); c.fill((Y > 0.6) & (rng.random(Y.shape) < 0.04), (215, 185, 130))
+    px = u(0.3, wu - 0.3); trunk = (np.abs(X - px - 0.15 * (0.9 - Y)) < 0.025) & (Y > 0.25) & (Y < 0.9)
+    c.fill(trunk, (130, 90, 50))
+    for a in np.linspace(0.3, 2.8, 5): c.blob(px + 0.06 + 0.18 * np.cos(a), 0.26 - 0.06 * np.sin(a), 0.17, 0.04, (40, 140, 50), 0.3)
+    c.blob(u(0.2, wu - 0.2), 0.12, 0.07, 0.07, (255, 240, 170), 0.3)
+
+# %% ../nbs/01a_sprites.ipynb #fe9e0176
+def _paint_mountain(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 1, (110, 165, 230), (215, 230, 245))
+    for layer, (col, lo, hi) in enumerate((((120, 130, 160), 0.15, 0.35), ((95, 105, 130), 0.3, 0.5))):
+        for cx in np.arange(u(-0.3, 0.3), wu + 0.6, u(0.7, 1.0)):
+            top = u(lo, hi); c.tri(cx, top, 0.7, 1.0, col); c.tri(cx, top, 0.15, top + 0.12, (245, 245, 250))
+    c.grad(0.8, 1, (90, 140, 70), (60, 110, 50))
+
+def _paint_field(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 0.55, (95, 160, 230), (200, 225, 245)); c.rect(0, 0.55, wu, 1, (200, 225, 245))
+    for _ in range(max(2, int(wu))): c.blob(u(0, wu), u(0.1, 0.3), 0.16, 0.06, (250, 250, 252), 0.4)
+    c.fill(Y > 0.52 + 0.04 * np.sin(X * 2.2 + u(0, 6)), (110, 180, 70))
+    c.fill(Y > 0.68 + 0.03 * np.sin(X * 3.1 + u(0, 6)), (90, 160, 55))
+    dots = (Y > 0.6) & (rng.random(Y.shape) < 0.025)
+    c.fill(dots & (rng.random(Y.shape) < 0.5), (250, 230, 60)); c.fill(dots & (rng.random(Y.shape) < 0.4), (240, 90, 120))
+    fy = 0.62; c.fill((np.abs(Y - fy) < 0.01) | ((np.abs(Y - fy - 0.06) < 0.01)), (150, 110, 70))
+    c.fill((Y > fy - 0.03) & (Y < fy + 0.1) & (X % 0.25 < 0.02), (150, 110, 70))
+
+def _paint_underwater(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    c.grad(0, 1, (40, 140, 180), (10, 50, 100))
+    for _ in range(int(wu * 2)):
+        x0 = u(0, wu); c.fill(np.abs(X - x0 - 0.4 * Y) < 0.04 * (1 - Y), (120, 210, 230), 0.25)
+    c.fill(Y > 0.85 + 0.03 * np.sin(X * 5 + u(0, 6)), (195, 175, 120))
+    for sx in rng.uniform(0, wu, int(wu * 4)):
+        h = u(0.2, 0.45); c.fill((Y > 1 - h) & (np.abs(X - sx - 0.03 * np.sin(Y * 25)) < 0.018), (40, 140, 60))
+    for _ in range(int(wu * 5)): c.blob(u(0, wu), u(0.05, 0.8), 0.015, 0.015, (200, 235, 250), 0.5, 0.8)
+
+def _paint_room(c, rng):
+    X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
+    wall = np.array((200, 170, 140)) * u(0.85, 1.1)
+    c.grad(0, 0.72, wall * 1.05, wall * 0.9); c.fill((Y < 0.72) & (X % 0.2 < 0.1), wall * 0.93)
+    wx = u(0.4, wu - 0.4); c.rect(wx - 0.24, 0.12, wx + 0.24, 0.5, (245, 245, 240)); c.rect(wx - 0.2, 0.15, wx + 0.2, 0.47, (150, 205, 240))
+    c.rect(wx - 0.005, 0.15, wx + 0.005, 0.47, (245, 245, 240))
+    px = (wx + wu / 2) % wu; c.rect(px - 0.12, 0.2, px + 0.12, 0.4, (90, 60, 30)); c.rect(px - 0.1, 0.22, px + 0.1, 0.38, (120, 170, 110))
+    c.rect(0, 0.7, wu, 0.73, (240, 235, 225)); c.grad(0.73, 1, (160, 110, 65), (130, 85, 45))
+    c.fill((Y > 0.73) & (X % 0.3 < 0.01), (100, 65, 35))
+
+# %% ../nbs/01a_sprites.ipynb #ac394431
+_PAINTERS = {"city": _paint_city, "castle": _paint_castle, "kitchen": _paint_kitchen, "desert": _paint_desert,
+             "snow": _paint_snow, "beach": _paint_beach, "mountain": _paint_mountain, "field": _paint_field,
+             "underwater": _paint_underwater, "room": _paint_room}
+
 def _paint(name: str, H: int, W: int, rng) -> np.ndarray:
-    c = _Canvas(H, W); X, Y, wu, u = c.X, c.Y, c.wu, rng.uniform
-    if name == "city":
-        c.grad(0, 1, (250, 190, 140), (150, 175, 220))
-        x = -0.1
-        while x < wu:
-            bw, top = u(0.18, 0.35), u(0.15, 0.55)
-            col = np.array((70, 80, 100)) * u(0.8, 1.4)
-            c.rect(x, top, x + bw, 0.8, col)
-            win = (X > x + 0.03) & (X < x + bw - 0.03) & (Y > top + 0.04) & (Y < 0.76) & ((X - x) % 0.07 < 0.035) & ((Y - top) % 0.08 < 0.04)
-            c.fill(win, (250, 225, 130))
-            x += bw + u(0.0, 0.05)
-        c.grad(0.8, 1, (90, 90, 95), (60, 60, 65)); c.rect(0, 0.8, wu, 0.83, (170, 170, 170))
-        c.fill((np.abs(Y - 0.92) < 0.012) & (X % 0.4 < 0.2), (240, 240, 240))
-    elif name == "castle":
-        c.grad(0, 0.7, (110, 160, 230), (200, 225, 245)); c.grad(0.7, 1, (90, 160, 70), (60, 120, 50))
-        c.blob(u(0.3, wu - 0.3), 0.95, 1.2, 0.3, (80, 150, 60), 0.05)
-        for cx in np.arange(u(0.4, 0.9), wu, u(1.6, 2.2)):
-            stone, dark = (175, 170, 160), (120, 115, 110)
-            c.rect(cx - 0.45, 0.42, cx + 0.45, 0.85, stone)
-            c.fill((Y > 0.37) & (Y < 0.42) & (np.abs(X - cx) < 0.45) & ((X - cx) % 0.1 < 0.05), stone)
-            for tx in (cx - 0.5, cx + 0.5):
-                c.rect(tx - 0.1, 0.22, tx + 0.1, 0.85, dark if tx < cx else stone)
-                c.tri(tx, 0.06, 0.14, 0.22, (180, 50, 50))
-            c.rect(cx - 0.08, 0.62, cx + 0.08, 0.85, (70, 45, 30)); c.blob(cx, 0.62, 0.08, 0.06, (70, 45, 30), 0.05)
-            c.rect(cx - 0.01, 0.12, cx + 0.01, 0.42, (60, 60, 60)); c.rect(cx + 0.01, 0.12, cx + 0.12, 0.19, (230, 200, 40))
-    elif name == "kitchen":
-        c.grad(0, 1, (235, 230, 210), (215, 205, 180))
-        c.fill(((X % 0.12) < 0.008) | ((Y % 0.12) < 0.008), (190, 185, 170))      # wall tiles
-        for x0 in np.arange(u(0, 0.2), wu, 0.55): c.rect(x0, 0.0, x0 + 0.5, 0.28, (150, 105, 65)); c.rect(x0 + 0.22, 0.18, x0 + 0.28, 0.21, (60, 50, 40))
-        wx = u(0.5, wu - 0.5); c.rect(wx - 0.25, 0.33, wx + 0.25, 0.6, (255, 255, 255)); c.rect(wx - 0.22, 0.36, wx + 0.22, 0.57, (150, 200, 240))
-        c.rect(0, 0.68, wu, 0.74, (90, 90, 95)); c.grad(0.74, 1, (165, 115, 70), (120, 80, 45))
-        c.fill((Y > 0.74) & ((X % 0.5) < 0.01), (90, 60, 35))
-        sx = u(0.3, wu - 0.3); c.rect(sx - 0.2, 0.6, sx + 0.2, 0.68, (40, 40, 45)); c.blob(sx, 0.58, 0.12, 0.04, (60, 60, 65), 0.1)
-    elif name == "desert":
-        c.grad(0, 0.6, (120, 170, 230), (250, 220, 170)); c.rect(0, 0.6, wu, 1, (250, 220, 170))
-        c.blob(u(0.3, wu - 0.3), u(0.12, 0.25), 0.09, 0.09, (255, 245, 180), 0.3)
-        for k, (base, col) in enumerate(((0.55, (230, 190, 120)), (0.68, (220, 170, 95)), (0.82, (205, 150, 80)))):
-            ph, f = u(0, 6.3), u(2, 4)
-            c.fill(Y > base + 0.06 * np.sin(X * f + ph), col)
-        for cx in rng.uniform(0, wu, max(1, int(wu * 0.8))):
-            g = (60, 130, 60); cy = u(0.7, 0.85)
-            c.rect(cx - 0.025, cy - 0.25, cx + 0.025, cy, g); c.rect(cx - 0.1, cy - 0.17, cx - 0.025, cy - 0.13, g)
-            c.rect(cx - 0.1, cy - 0.25, cx - 0.07, cy - 0.15, g); c.rect(cx + 0.025, cy - 0.12, cx + 0.09, cy - 0.08, g)
-            c.rect(cx + 0.06, cy - 0.2, cx + 0.09, cy - 0.1, g)
-    elif name == "snow":
-        c.grad(0, 0.6, (175, 190, 210), (225, 230, 240)); c.rect(0, 0.6, wu, 1, (225, 230, 240))
-        for k, cx in enumerate(rng.uniform(-0.1, wu + 0.1, int(wu * 3))):
-            top = u(0.2, 0.4); c.tri(cx, top, 0.13, 0.65, (40, 90, 60)); c.tri(cx, top, 0.06, top + 0.15, (245, 250, 255))
-        c.fill(Y > 0.6 + 0.03 * np.sin(X * 3 + u(0, 6)), (245, 248, 252))
-        c.fill((Y > 0.75) & (np.sin(X * 5 + Y * 20) > 0.9), (210, 222, 240))
-        flakes = rng.random(Y.shape) < 0.01; c.fill(flakes, (255, 255, 255))
-    elif name == "beach":
-        c.grad(0, 0.45, (90, 160, 230), (190, 225, 245))
-        c.grad(0.45, 0.62, (40, 150, 190), (80, 190, 200))
-        c.fill((Y > 0.45) & (Y < 0.62) & (np.sin(X * 25 + Y * 60) > 0.93), (210, 240, 245))
-        c.fill(Y > 0.6 + 0.02 * np.sin(X * 4 + u(0, 6)), (240, 215, 160)); c.fill((Y > 0.6) & (rng.random(Y.shape) < 0.04), (215, 185, 130))
-        px = u(0.3, wu - 0.3); trunk = (np.abs(X - px - 0.15 * (0.9 - Y)) < 0.025) & (Y > 0.25) & (Y < 0.9)
-        c.fill(trunk, (130, 90, 50))
-        for a in np.linspace(0.3, 2.8, 5): c.blob(px + 0.06 + 0.18 * np.cos(a), 0.26 - 0.06 * np.sin(a), 0.17, 0.04, (40, 140, 50), 0.3)
-        c.blob(u(0.2, wu - 0.2), 0.12, 0.07, 0.07, (255, 240, 170), 0.3)
-    elif name == "mountain":
-        c.grad(0, 1, (110, 165, 230), (215, 230, 245))
-        for layer, (col, lo, hi) in enumerate((((120, 130, 160), 0.15, 0.35), ((95, 105, 130), 0.3, 0.5))):
-            for cx in np.arange(u(-0.3, 0.3), wu + 0.6, u(0.7, 1.0)):
-                top = u(lo, hi); c.tri(cx, top, 0.7, 1.0, col); c.tri(cx, top, 0.15, top + 0.12, (245, 245, 250))
-        c.grad(0.8, 1, (90, 140, 70), (60, 110, 50))
-    elif name == "field":
-        c.grad(0, 0.55, (95, 160, 230), (200, 225, 245)); c.rect(0, 0.55, wu, 1, (200, 225, 245))
-        for _ in range(max(2, int(wu))): c.blob(u(0, wu), u(0.1, 0.3), 0.16, 0.06, (250, 250, 252), 0.4)
-        c.fill(Y > 0.52 + 0.04 * np.sin(X * 2.2 + u(0, 6)), (110, 180, 70))
-        c.fill(Y > 0.68 + 0.03 * np.sin(X * 3.1 + u(0, 6)), (90, 160, 55))
-        dots = (Y > 0.6) & (rng.random(Y.shape) < 0.025)
-        c.fill(dots & (rng.random(Y.shape) < 0.5), (250, 230, 60)); c.fill(dots & (rng.random(Y.shape) < 0.4), (240, 90, 120))
-        fy = 0.62; c.fill((np.abs(Y - fy) < 0.01) | ((np.abs(Y - fy - 0.06) < 0.01)), (150, 110, 70))
-        c.fill((Y > fy - 0.03) & (Y < fy + 0.1) & (X % 0.25 < 0.02), (150, 110, 70))
-    elif name == "underwater":
-        c.grad(0, 1, (40, 140, 180), (10, 50, 100))
-        for _ in range(int(wu * 2)):
-            x0 = u(0, wu); c.fill(np.abs(X - x0 - 0.4 * Y) < 0.04 * (1 - Y), (120, 210, 230), 0.25)
-        c.fill(Y > 0.85 + 0.03 * np.sin(X * 5 + u(0, 6)), (195, 175, 120))
-        for sx in rng.uniform(0, wu, int(wu * 4)):
-            h = u(0.2, 0.45); c.fill((Y > 1 - h) & (np.abs(X - sx - 0.03 * np.sin(Y * 25)) < 0.018), (40, 140, 60))
-        for _ in range(int(wu * 5)): c.blob(u(0, wu), u(0.05, 0.8), 0.015, 0.015, (200, 235, 250), 0.5, 0.8)
-    elif name == "room":
-        wall = np.array((200, 170, 140)) * u(0.85, 1.1)
-        c.grad(0, 0.72, wall * 1.05, wall * 0.9); c.fill((Y < 0.72) & (X % 0.2 < 0.1), wall * 0.93)
-        wx = u(0.4, wu - 0.4); c.rect(wx - 0.24, 0.12, wx + 0.24, 0.5, (245, 245, 240)); c.rect(wx - 0.2, 0.15, wx + 0.2, 0.47, (150, 205, 240))
-        c.rect(wx - 0.005, 0.15, wx + 0.005, 0.47, (245, 245, 240))
-        px = (wx + wu / 2) % wu; c.rect(px - 0.12, 0.2, px + 0.12, 0.4, (90, 60, 30)); c.rect(px - 0.1, 0.22, px + 0.1, 0.38, (120, 170, 110))
-        c.rect(0, 0.7, wu, 0.73, (240, 235, 225)); c.grad(0.73, 1, (160, 110, 65), (130, 85, 45))
-        c.fill((Y > 0.73) & (X % 0.3 < 0.01), (100, 65, 35))
+    c = _Canvas(H, W)
+    if name in _PAINTERS: _PAINTERS[name](c, rng)
     return c.img
 
 @lru_cache(maxsize=512)
@@ -325,7 +362,7 @@ class SpriteSpec:
                     " and ".join(parts) + f", {pl}"][p]
         return f"{body}, {cam}" if cam else body
 
-# %% ../nbs/01a_sprites.ipynb #01dae139
+# %% ../nbs/01a_sprites.ipynb #b3280626
 _LAYER_CACHE = 4096
 
 def _sprite_layer(atlas: SpriteAtlas, i: int, size: int, grade: str | None):
@@ -348,6 +385,7 @@ def _sprite_layer(atlas: SpriteAtlas, i: int, size: int, grade: str | None):
     if len(atlas._layers) > _LAYER_CACHE: atlas._layers.popitem(last=False)
     return lay
 
+# %% ../nbs/01a_sprites.ipynb #9a2d8849
 def _sprite_tracks(spec: SpriteSpec, F: int, h: int, w: int, rng):
     "Per subject: sizes (F,) and centres x, y (F,) in pixels of the h x w shot."
     n, t = len(spec.subjects), np.linspace(0, 1, F)
@@ -379,6 +417,7 @@ def _sprite_tracks(spec: SpriteSpec, F: int, h: int, w: int, rng):
     yc = rng.uniform(0.45, 0.6) * h; dy = rng.uniform(0.05, 0.12) * h * (1 if rng.random() < 0.5 else -1)
     return [(sizes[0], xs[0], np.full(F, yc - dy / 2)), (sizes[1], xs[1], np.full(F, yc + dy / 2))]
 
+# %% ../nbs/01a_sprites.ipynb #39e08894
 @dataclass
 class SpriteClip:
     "A rendered sprite clip: frames, caption, the scene, per-frame truth, and the subjects' atlas pictures."
@@ -397,6 +436,7 @@ class SpriteClip:
         f, h, w, _ = self.frames.shape
         return f"SpriteClip({f}x{h}x{w} {self.spec.domain}, {self.caption!r})"
 
+# %% ../nbs/01a_sprites.ipynb #46e3a0bf
 def render_sprites(spec: SpriteSpec, atlas: SpriteAtlas | None = None, num_frames: int = 16, height: int = 80,
                    width: int = 192, seed: int = 0, fps: int = 8) -> SpriteClip:
     "Render `spec` with pictures from `atlas` (None: the shipped one); the same arguments give the same pixels."
@@ -429,7 +469,7 @@ def render_sprites(spec: SpriteSpec, atlas: SpriteAtlas | None = None, num_frame
              for f in range(F)]
     return SpriteClip(frames, spec.caption(), spec, truth, atlas.pictures[list(spec.subjects)], fps, int(seed))
 
-# %% ../nbs/01a_sprites.ipynb #a7a24271
+# %% ../nbs/01a_sprites.ipynb #f453e19d
 _FIXABLE = ("subject", "place", "motion", "camera", "action", "num_subjects", "watermark")
 
 class SpriteWorld:
@@ -464,33 +504,6 @@ class SpriteWorld:
     def __len__(self): return self.size
     def _rng(self, i, stream): return np.random.default_rng([self.seed, {"train": 0, "heldout": 1, "all": 2}[self.split], int(i), stream])
 
-    def _word(self, s, rng):
-        c = self.atlas.concepts[s]; syn = c.get("synonyms") or []
-        return c["name"] if not syn or rng.random() < 0.5 else syn[rng.integers(len(syn))]
-
-    def spec(self, i: int) -> SpriteSpec:
-        "The scene of clip `i`, without rendering it."
-        rng, fx = self._rng(i, 35), self.fixed
-        domain = self.domains[rng.choice(len(self.domains), p=self.domain_p)]
-        n = int(fx.get("num_subjects", 1 + rng.integers(self.max_subjects)))
-        lateral = fx.get("motion", "left") in ("left", "right")
-        action = fx["action"] if "action" in fx else (ACTIONS[rng.integers(len(ACTIONS))] if n == 2 and lateral and rng.random() < self.action_p else None)
-        if action is not None: n = 2
-        n = min(n, len(self.pool)) if "subject" not in fx else n
-        subjects = [fx["subject"]] if "subject" in fx else []
-        while len(subjects) < n:
-            s = int(self.pool[rng.integers(len(self.pool))])
-            if s not in subjects or len(self.pool) < n: subjects.append(s)
-        if action in ("chase", "flee"): d = fx.get("motion") or ("left", "right")[rng.integers(2)]; motions = [d, d]
-        elif action == "meet": motions = ["right", "left"] if fx.get("motion", ("left", "right")[rng.integers(2)]) == "right" else ["left", "right"]
-        else:
-            motions = [fx["motion"] if "motion" in fx else MOTIONS[rng.integers(len(MOTIONS))]]
-            while len(motions) < n: motions.append(motions[0] if rng.random() < 0.5 else MOTIONS[rng.integers(len(MOTIONS))])
-        place = fx.get("place") or PLACES[rng.integers(len(PLACES))]
-        camera = fx.get("camera") or CAMERAS[rng.integers(len(CAMERAS))]
-        return SpriteSpec(subjects, [self._word(s, rng) for s in subjects], motions, place, action, camera, domain,
-                          fx.get("watermark"), int(rng.integers(4)), int(rng.integers(N_PHRASINGS)))
-
     def __getitem__(self, i: int) -> SpriteClip:
         if not isinstance(i, (int, np.integer)): raise TypeError(f"SpriteWorld indices are integers, not {type(i).__name__}")
         if i < 0: i += self.size
@@ -503,3 +516,33 @@ class SpriteWorld:
     def __repr__(self):
         return (f"SpriteWorld(seed={self.seed}, domains={self.domains}, {self.num_frames}x{self.height}x{self.width}, "
                 f"split={self.split!r}, {len(self.pool)} concepts of {len(self.atlas)})")
+
+# %% ../nbs/01a_sprites.ipynb #f1203b36
+@patch
+def _word(self: SpriteWorld, s, rng):
+    c = self.atlas.concepts[s]; syn = c.get("synonyms") or []
+    return c["name"] if not syn or rng.random() < 0.5 else syn[rng.integers(len(syn))]
+
+@patch
+def spec(self: SpriteWorld, i: int) -> SpriteSpec:
+    "The scene of clip `i`, without rendering it."
+    rng, fx = self._rng(i, 35), self.fixed
+    domain = self.domains[rng.choice(len(self.domains), p=self.domain_p)]
+    n = int(fx.get("num_subjects", 1 + rng.integers(self.max_subjects)))
+    lateral = fx.get("motion", "left") in ("left", "right")
+    action = fx["action"] if "action" in fx else (ACTIONS[rng.integers(len(ACTIONS))] if n == 2 and lateral and rng.random() < self.action_p else None)
+    if action is not None: n = 2
+    n = min(n, len(self.pool)) if "subject" not in fx else n
+    subjects = [fx["subject"]] if "subject" in fx else []
+    while len(subjects) < n:
+        s = int(self.pool[rng.integers(len(self.pool))])
+        if s not in subjects or len(self.pool) < n: subjects.append(s)
+    if action in ("chase", "flee"): d = fx.get("motion") or ("left", "right")[rng.integers(2)]; motions = [d, d]
+    elif action == "meet": motions = ["right", "left"] if fx.get("motion", ("left", "right")[rng.integers(2)]) == "right" else ["left", "right"]
+    else:
+        motions = [fx["motion"] if "motion" in fx else MOTIONS[rng.integers(len(MOTIONS))]]
+        while len(motions) < n: motions.append(motions[0] if rng.random() < 0.5 else MOTIONS[rng.integers(len(MOTIONS))])
+    place = fx.get("place") or PLACES[rng.integers(len(PLACES))]
+    camera = fx.get("camera") or CAMERAS[rng.integers(len(CAMERAS))]
+    return SpriteSpec(subjects, [self._word(s, rng) for s in subjects], motions, place, action, camera, domain,
+                      fx.get("watermark"), int(rng.integers(4)), int(rng.integers(N_PHRASINGS)))
