@@ -89,16 +89,22 @@ def _add_script(sub):
     s.add_argument("--llm-model", "--model", dest="llm_model", help="model name on that server (or a local GGUF model folder)")
     s.add_argument("--llm-timeout", "--timeout", dest="llm_timeout", type=float, default=60, help="seconds per LLM request (default 60)")
     s.add_argument("--seed", type=int, default=0, help="seed of the writer (default 0)")
+    s.add_argument("--world", default="toy", help="what the video model can draw, told to an LLM writer and reported: "
+                   "toy (moviefactory-mini, default), sprites, or any (SD2: no list)")
     s.set_defaults(func=_script)
 
 def _script(args) -> int:
-    from moviefactory.script import write_script, script_table
+    from moviefactory.script import write_script, script_table, concept_index, concept_notes
     check_number(args.scenes, "scenes", 1, MAX_SCENES, integer=True); check_seed(args.seed)
     check_number(args.llm_timeout, "LLM timeout", gt=0, hi=86400); check_writable(args.output, "script")
+    if args.world not in ("toy", "sprites", "any"):
+        raise MovieFactoryError(f"--world {args.world!r} is unknown: use toy (moviefactory-mini), sprites or any (SD2)")
+    index = None if args.world == "any" else concept_index(args.world)
     sc = write_script(args.idea, args.scenes, llm=args.llm, base_url=args.base_url, model=args.llm_model,
-                      timeout=args.llm_timeout, seed=args.seed)
+                      timeout=args.llm_timeout, seed=args.seed, concepts=index)
     sc.save(args.output)
     print(script_table(sc))
+    for line in concept_notes(sc, index) if index is not None else []: print(line)
     print(f"{len(sc.scenes)} scenes, mood {sc.mood}, written by {sc.backend} -> {args.output}")
     return 0
 
