@@ -19,7 +19,7 @@ __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE
            'local_model_dir', 'check_sound_library', 'Config', 'get_config', 'seed_everything', 'get_device',
            'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps',
            'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
-           'BarSafeHandler', 'get_logger', 'progress']
+           'BarSafeHandler', 'get_logger', 'progress', 'quiet_loaders']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -625,3 +625,14 @@ def progress(iterable: Iterable | None = None, desc: str = "", total: int | None
     "A tqdm progress bar, silent when `MOVIEFACTORY_PROGRESS=0`."
     from tqdm.auto import tqdm
     return tqdm(iterable, desc=desc, total=total, disable=not get_config().progress, leave=False, **kw)
+
+# %% ../nbs/00_core.ipynb #128c6728
+@contextlib.contextmanager
+def quiet_loaders():
+    "transformers' and diffusers' progress bars for loading weights off inside the block, then as they were."
+    import diffusers, transformers
+    libs = [m.utils.logging for m in (diffusers, transformers) if m.utils.logging.is_progress_bar_enabled()]
+    for lg in libs: lg.disable_progress_bar()
+    try: yield
+    finally:
+        for lg in libs: lg.enable_progress_bar()

@@ -4,11 +4,11 @@
 
 # %% ../nbs/15_make.ipynb #59b9e08f
 from __future__ import annotations
-import contextlib, dataclasses, hashlib, time
+import dataclasses, hashlib, time
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
-from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger,
+from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_config, get_logger, quiet_loaders,
                                progress, frames_to_uint8, writable_folder, check_sampler,
                                check_guidance_cutoff, check_deep_cache, compute_dtype, get_device, precision_note)
 
@@ -391,17 +391,6 @@ def _stage(name, timings):
         def __exit__(s, *a): timings[name] = timings.get(name, 0.0) + time.time() - s.t
     return T()
 
-@contextlib.contextmanager
-def _quiet_loaders():
-    """Our progress bars are per stage; the libraries' bars for loading weights would only clutter them. Switched off
-    for the call and back on after, as the caller had them."""
-    import diffusers, transformers
-    libs = [m.utils.logging for m in (diffusers, transformers) if m.utils.logging.is_progress_bar_enabled()]
-    for lg in libs: lg.disable_progress_bar()
-    try: yield
-    finally:
-        for lg in libs: lg.enable_progress_bar()
-
 def _files(out, script, cache_dir):
     "The movie's path (checked), its caches by namespace, where its script and storyboard go; old temporary files swept."
     out = check_output(out)
@@ -454,7 +443,7 @@ def add_notes(png, lines, heading: str = "What the words became") -> Path:
     return Path(png)
 
 # %% ../nbs/15_make.ipynb #5cb78b08
-@_quiet_loaders()
+@quiet_loaders()            # our bars are per stage: not the libraries' weight-loading bars too
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
                model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,

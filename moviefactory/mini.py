@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .core import MovieFactoryError, SAMPLERS, check_sampler
+from .core import MovieFactoryError, SAMPLERS, check_sampler, quiet_loaders
 
 # %% auto #0
 __all__ = ['MINI_SIZE', 'MINI_GUIDANCE_SCALE', 'MINI_SAMPLER', 'MINI_STEPS', 'MINI_GUIDED_STEPS', 'GUIDED_FILE', 'mini_dir',
@@ -32,19 +32,15 @@ def default_text_encoder_path() -> Path:
 def load_text_encoder(path=None, device="cpu", dtype=torch.float32):
     "A `(tokenizer, model)` pair from a local folder or hub id; default: the packaged MiniLM."
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as tf_logging
     path = path or default_text_encoder_path()
-    bar = tf_logging.is_progress_bar_enabled()
-    tf_logging.disable_progress_bar()            # a small encoder loads in a blink: no "Loading weights" bar on stderr
     try:
-        tok = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModel.from_pretrained(str(path), dtype=dtype, use_safetensors=True)     # never a pickle
+        with quiet_loaders():                    # a small encoder loads in a blink: no "Loading weights" bar on stderr
+            tok = AutoTokenizer.from_pretrained(str(path))
+            model = AutoModel.from_pretrained(str(path), dtype=dtype, use_safetensors=True)     # never a pickle
     except Exception as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
         raise MovieFactoryError(f"cannot load a text encoder from {path} ({why}): give a local folder with config.json, "
                                 f"tokenizer files and safetensors weights (or a hub id you have cached)") from None
-    finally:
-        if bar: tf_logging.enable_progress_bar()
     return tok, model.to(device).eval().requires_grad_(False)
 
 @torch.no_grad()
