@@ -127,9 +127,26 @@ def grid(path, rows):
 
 PROXY = dict(k=8, scale=1.0, sizes=(16, 20, 24, 28, 32, 40, 48))   # full resolution, more sizes: cheap on a GPU
 
+def scorer_scores(scorer, atlas, frames, real, clips):
+    """The issue's scorer (chapter 13a's SpriteScorer, over all concepts of the atlas): does the frame show the clip's
+    first subject? Counted when it ranks among the clip's number of subjects (a two-subject frame may rank the other first)."""
+    import numpy as np
+    from moviefactory.sprite_eval import score_concepts
+    asked = np.array([int(c.subjects[0]) for c in clips]); k = np.array([len(c.subjects) for c in clips])
+    out = {}
+    for name, x in (("generated", frames), ("real_renders", real)):
+        p = score_concepts(scorer, np.asarray(x)[:, None], None, atlas)
+        rank = (p > p[np.arange(len(p)), asked][:, None]).sum(1)
+        out[f"scorer_concept_{name}"] = float((rank < k).mean())
+    out["scorer_chance"] = float(np.mean(k) / len(atlas))
+    return out
+
+
 def evaluate(a, model, ld, atlas, index, out):
     import numpy as np, torch
     from moviefactory.retrieval import retrieve, sample_images, proxy_concept_score
+    from moviefactory.sprite_eval import load_sprite_scorer
+    scorer = load_sprite_scorer(device=next(model.parameters()).device)
     res, rows = {}, []
     for split in ("heldout", "train"):
         w = worlds(a, split, 10_000 + a.seed)
@@ -146,6 +163,7 @@ def evaluate(a, model, ld, atlas, index, out):
                       "proxy_concept_score_generated": proxy_concept_score(frames, asked, atlas.pictures, seed=1, **PROXY),
                       "proxy_concept_score_real_renders": proxy_concept_score(real, asked, atlas.pictures, seed=1, **PROXY),
                       "proxy_chance": 1 / 8}
+        res[split].update(scorer_scores(scorer, atlas, frames, real, clips))
         for i in range(min(6, len(clips))):
             rows.append({"split": split, "caption": caps[i], "generated": frames[i], "real": real[i],
                          "pictures": [atlas.pictures[index.concepts[m.index]["picture"]] for m in got[i][2]],
