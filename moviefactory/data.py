@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from torch.utils.data import Dataset, IterableDataset
 
 from .core import MovieFactoryError, get_logger
@@ -21,7 +22,7 @@ _log = get_logger("moviefactory.data")
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'BAD_REASONS', 'VIDEO_COLUMNS', 'CAPTION_COLUMNS', 'BadVideo', 'probe_video', 'read_frames',
            'to_pixel_values', 'to_uint8', 'ClipTransform', 'VideoRecord', 'read_video_csv', 'read_video_folder',
-           'collate', 'VideoCaptionDataset', 'ToyDataset', 'MixedDataset', 'write_shards', 'expand_urls', 'node_info',
+           'VideoCaptionDataset', 'collate', 'ToyDataset', 'MixedDataset', 'write_shards', 'expand_urls', 'node_info',
            'ShardedVideoDataset']
 
 # %% ../nbs/02_data.ipynb #dbcd0014
@@ -139,7 +140,7 @@ class ClipTransform:
         out = t.float().div_(127.5).sub_(1).reshape(*frames.shape[:-3], 3, self.height, self.width)
         return out, {"scale": s, "crop": (y, x), "flipped": flipped}
 
-# %% ../nbs/02_data.ipynb #7c4c36b2
+# %% ../nbs/02_data.ipynb #8432042b
 VIDEO_COLUMNS = ("path", "video", "video_path", "file", "filename", "videoid")
 
 CAPTION_COLUMNS = ("caption", "name", "text", "title", "prompt")
@@ -163,6 +164,7 @@ def _pick_column(header, wanted, candidates, what, src):
     raise MovieFactoryError(f"{src} has no {what} column (looked for {', '.join(candidates)}; it has {', '.join(header)}): "
                             f"pass {what}_column=")
 
+# %% ../nbs/02_data.ipynb #08f21054
 def _parse_duration(v) -> float | None:
     "Seconds from `12.5` or WebVid's ISO 8601 `PT00H00M11S`; None when absent or unreadable."
     if v in (None, ""): return None
@@ -172,6 +174,7 @@ def _parse_duration(v) -> float | None:
     try: return float(v)
     except ValueError: return None
 
+# %% ../nbs/02_data.ipynb #d94c49a1
 def read_video_csv(csv_path, root=None, video_column: str | None = None, caption_column: str | None = None) -> list[VideoRecord]:
     """Rows of a CSV in the WebVid layout: a video column (`path`, or WebVid's `videoid` with `page_dir`), a
     caption column (`caption`, or WebVid's `name`), optional `duration`, `width`, `height`. Relative paths
@@ -197,6 +200,7 @@ def read_video_csv(csv_path, root=None, video_column: str | None = None, caption
             out.append(VideoRecord(Path(v) if Path(v).is_absolute() else root / v, cap, dur, meta))
     return out
 
+# %% ../nbs/02_data.ipynb #61e2f37c
 def read_video_folder(folder) -> list[VideoRecord]:
     "Videos under `folder` with a caption beside each (`clip.mp4` + `clip.txt`), or the folder's single CSV."
     d = Path(folder)
@@ -210,7 +214,7 @@ def read_video_folder(folder) -> list[VideoRecord]:
         out.append(VideoRecord(v, txt.read_text(encoding="utf-8").strip() if txt.is_file() else ""))
     return out
 
-# %% ../nbs/02_data.ipynb #ee1d9e80
+# %% ../nbs/02_data.ipynb #9087a1bc
 def _domain_id(domain: str, domains) -> int:
     if domain not in domains: raise MovieFactoryError(f"unknown domain {domain!r}: use one of {', '.join(domains)}")
     return list(domains).index(domain)
@@ -218,18 +222,13 @@ def _domain_id(domain: str, domains) -> int:
 def _check_mode(mode):
     if mode not in ("clip", "image"): raise MovieFactoryError(f"unknown mode {mode!r}: use 'clip' (stage 2) or 'image' (stage 1)")
 
-def collate(samples: list[dict]) -> dict:
-    """Batch samples: tensors stacked, `domain`, `skipped` and `source` as tensors, everything else as lists
-    (None where a sample lacks the key: a mix of toy and real samples has `spec` only for the toy ones)."""
-    keys = list(dict.fromkeys(k for s in samples for k in s))
-    out = {}
-    for k in keys:
-        vals = [s.get(k) for s in samples]
-        if all(isinstance(v, torch.Tensor) for v in vals): out[k] = torch.stack(vals)
-        elif k in ("domain", "skipped", "source") and all(isinstance(v, (int, np.integer)) for v in vals): out[k] = torch.tensor(vals)
-        else: out[k] = vals
-    return out
+def _load_records(source, root=None, video_column: str | None = None, caption_column: str | None = None):
+    "The records of `source` (a list of records or (path, caption) pairs, a folder, or a CSV) and where they came from."
+    if isinstance(source, (list, tuple)): return [r if isinstance(r, VideoRecord) else VideoRecord(Path(r[0]), r[1]) for r in source], "records"
+    if Path(source).is_dir(): return read_video_folder(source), str(source)
+    return read_video_csv(source, root, video_column, caption_column), str(source)
 
+# %% ../nbs/02_data.ipynb #6f5722a1
 class VideoCaptionDataset(Dataset):
     """Captioned videos (a WebVid-style CSV, a folder, or a list of `VideoRecord`) as training samples: clips of
     `num_frames` frames at `fps` (mode "clip", stage 2) or single frames (mode "image", stage 1), resized,
@@ -242,9 +241,7 @@ class VideoCaptionDataset(Dataset):
                  caption_column: str | None = None, random_crop: bool = True, flip: bool = True, seed: int = 0,
                  max_skip: int = 100):
         _check_mode(mode)
-        if isinstance(source, (list, tuple)): recs, self.source = [r if isinstance(r, VideoRecord) else VideoRecord(Path(r[0]), r[1]) for r in source], "records"
-        elif Path(source).is_dir(): recs, self.source = read_video_folder(source), str(source)
-        else: recs, self.source = read_video_csv(source, root, video_column, caption_column), str(source)
+        recs, self.source = _load_records(source, root, video_column, caption_column)
         if not recs: raise MovieFactoryError(f"no videos found in {source}: check the path and the video column")
         self.records = recs
         self.num_frames, self.fps, self.mode = (1 if mode == "image" else int(num_frames)), fps, mode
@@ -258,20 +255,6 @@ class VideoCaptionDataset(Dataset):
     def set_epoch(self, epoch: int):
         "Draw other clips and crops in the next epoch (same for the same epoch)."
         self.epoch = int(epoch)
-
-    def _skip(self, j: int, reason: str, detail: str = ""):
-        self._bad.add(j); self.skipped[reason] += 1
-        n = sum(self.skipped.values())
-        if n <= 5 or n & (n - 1) == 0:     # the first few, then at 8, 16, 32, ...: visible but never a flood
-            _log.warning(f"skipped video {self.records[j].path} ({reason}{': ' + detail if detail else ''}); {n} skipped so far")
-
-    def load(self, j: int, rng) -> tuple[np.ndarray, np.ndarray]:
-        "Frames and their times of record `j` (raises `BadVideo`)."
-        r = self.records[j]
-        if not r.caption: raise BadVideo("no_caption", "empty caption")
-        if self.fps and r.duration is not None and r.duration < (self.num_frames - 1) / self.fps:
-            raise BadVideo("too_short", f"index says {r.duration}s")
-        return read_frames(r.path, self.num_frames, self.fps, rng=rng)
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < len(self): raise IndexError(i)
@@ -293,6 +276,36 @@ class VideoCaptionDataset(Dataset):
     def __repr__(self):
         return (f"VideoCaptionDataset({len(self)} videos from {self.source}, {self.mode} mode, domain {self.domain!r}, "
                 f"{self.num_frames}x{self.transform.height}x{self.transform.width} at {self.fps} fps)")
+
+# %% ../nbs/02_data.ipynb #64283c47
+@patch
+def load(self: VideoCaptionDataset, j: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    "Frames and their times of record `j` (raises `BadVideo`)."
+    r = self.records[j]
+    if not r.caption: raise BadVideo("no_caption", "empty caption")
+    if self.fps and r.duration is not None and r.duration < (self.num_frames - 1) / self.fps:
+        raise BadVideo("too_short", f"index says {r.duration}s")
+    return read_frames(r.path, self.num_frames, self.fps, rng=rng)
+
+@patch
+def _skip(self: VideoCaptionDataset, j: int, reason: str, detail: str = ""):
+    self._bad.add(j); self.skipped[reason] += 1
+    n = sum(self.skipped.values())
+    if n <= 5 or n & (n - 1) == 0:     # the first few, then at 8, 16, 32, ...: visible but never a flood
+        _log.warning(f"skipped video {self.records[j].path} ({reason}{': ' + detail if detail else ''}); {n} skipped so far")
+
+# %% ../nbs/02_data.ipynb #2fc540ad
+def collate(samples: list[dict]) -> dict:
+    """Batch samples: tensors stacked, `domain`, `skipped` and `source` as tensors, everything else as lists
+    (None where a sample lacks the key: a mix of toy and real samples has `spec` only for the toy ones)."""
+    keys = list(dict.fromkeys(k for s in samples for k in s))
+    out = {}
+    for k in keys:
+        vals = [s.get(k) for s in samples]
+        if all(isinstance(v, torch.Tensor) for v in vals): out[k] = torch.stack(vals)
+        elif k in ("domain", "skipped", "source") and all(isinstance(v, (int, np.integer)) for v in vals): out[k] = torch.tensor(vals)
+        else: out[k] = vals
+    return out
 
 # %% ../nbs/02_data.ipynb #52aff672
 class ToyDataset(Dataset):
@@ -359,7 +372,7 @@ class MixedDataset(Dataset):
     @property
     def skipped(self) -> Counter: return sum((getattr(d, "skipped", Counter()) for d in self.datasets), Counter())
 
-# %% ../nbs/02_data.ipynb #fc47e275
+# %% ../nbs/02_data.ipynb #199b73fe
 def write_shards(dataset: VideoCaptionDataset, pattern, maxcount: int = 1000, maxsize: float = 2e9) -> list[str]:
     """Pack the videos of `dataset` into webdataset tar shards named by `pattern` (e.g. `shards/webvid-%06d.tar`):
     each sample is the encoded file as it was (`mp4`, `webm`, ...) and a `json` with caption, duration and
@@ -378,6 +391,7 @@ def write_shards(dataset: VideoCaptionDataset, pattern, maxcount: int = 1000, ma
                         "json": {"caption": r.caption, "duration": r.duration, "path": str(r.path), **r.meta}})
     return written
 
+# %% ../nbs/02_data.ipynb #ed72eca0
 def expand_urls(urls) -> list[str]:
     "Shard names from a brace pattern (`shards/webvid-{000000..000099}.tar`), a glob, a list, or a folder of tars."
     from braceexpand import braceexpand
@@ -402,7 +416,16 @@ def node_info(rank: int | None = None, world_size: int | None = None) -> tuple[i
     if not 0 <= rank < world_size: raise MovieFactoryError(f"rank {rank} is out of range for world size {world_size}")
     return int(rank), int(world_size)
 
-# %% ../nbs/02_data.ipynb #ba3c91b4
+# %% ../nbs/02_data.ipynb #090f14b6
+def _shuffle_buffer(items, size: int, rng):
+    "Yield `items` in a locally shuffled order: hold `size` of them, hand out a random one as each new one comes."
+    buf = []
+    for item in items:
+        buf.append(item)
+        if len(buf) > size: yield buf.pop(int(rng.integers(len(buf))))
+    while buf: yield buf.pop(int(rng.integers(len(buf))))
+
+# %% ../nbs/02_data.ipynb #37264352
 class ShardedVideoDataset(IterableDataset):
     """Captioned videos streamed from webdataset tar shards, for data larger than one disk: every node (rank of
     `world_size`) and every DataLoader worker of it reads its own share of the shards, shuffled per epoch, with
@@ -429,58 +452,60 @@ class ShardedVideoDataset(IterableDataset):
         np.random.default_rng([self.seed, self.epoch if epoch is None else epoch]).shuffle(order)
         return order[self.rank * num_workers + worker::self.world_size * num_workers]
 
-    def _samples(self, shards):
-        import webdataset as wds
-        src = wds.WebDataset(shards, shardshuffle=False, nodesplitter=None, workersplitter=None,
-                             handler=wds.warn_and_continue, empty_check=False)
-        for s in src:
-            ext = next((k for k in s if "." + k in VIDEO_EXTS), None)
-            meta = json.loads(s["json"]) if "json" in s else {}
-            yield s["__key__"], (s[ext] if ext else None), meta
-
     def __iter__(self):
-        wi = torch.utils.data.get_worker_info()
-        worker, nw = (wi.id, wi.num_workers) if wi is not None else (0, 1)
-        epoch, bad = self.epoch, set()
-        while True:
-            shards = self.shards(epoch, worker, nw)
-            if not shards and epoch == self.epoch:
-                _log.warning(f"rank {self.rank} worker {worker} has no shard ({len(self.urls)} shards for "
-                            f"{self.world_size * nw} readers): use more shards than nodes x workers")
-                return
-            rng = np.random.default_rng([self.seed, epoch, self.rank, worker])
-            buf, skipped = [], 0
-            def emit(item):
-                nonlocal skipped
-                key, data, meta = item
-                if key in bad: skipped += 1; return None        # known bad from an earlier pass: not counted again
-                try:
-                    if data is None: raise BadVideo("unreadable", "no video file in the sample")
-                    if not meta.get("caption"): raise BadVideo("no_caption", "empty caption")
-                    frames, times = read_frames(data, self.num_frames, self.fps, rng=rng)
-                except BadVideo as e:
-                    self.skipped[e.reason] += 1; skipped += 1; bad.add(key)
-                    n = sum(self.skipped.values())
-                    if n <= 5 or n & (n - 1) == 0:
-                        _log.warning(f"skipped shard sample {meta.get('path', key)} ({e.reason}); {n} skipped so far")
-                    return None
-                x, how = self.transform(frames, rng)
-                out = {"pixel_values": x[0] if self.mode == "image" else x, "caption": meta["caption"],
-                       "domain": self.domain_id, "domain_name": self.domain, "path": meta.get("path", key),
-                       "frame_times": [round(float(t), 4) for t in times], "flipped": how["flipped"], "skipped": skipped}
-                skipped = 0
-                return out
-            for item in self._samples(shards):              # a shuffle buffer: hold `shuffle` items, emit a random one
-                buf.append(item)
-                if len(buf) > self.shuffle:
-                    out = emit(buf.pop(int(rng.integers(len(buf)))))
-                    if out is not None: yield out
-            while buf:
-                out = emit(buf.pop(int(rng.integers(len(buf)))))
-                if out is not None: yield out
-            if not self.repeat: return
-            epoch += 1
+        "This node's and DataLoader worker's samples (see `_stream`)."
+        return self._stream()
 
     def __repr__(self):
         return (f"ShardedVideoDataset({len(self.urls)} shards, rank {self.rank}/{self.world_size}, {self.mode} mode, "
                 f"domain {self.domain!r})")
+
+# %% ../nbs/02_data.ipynb #db03c7e6
+@patch
+def _samples(self: ShardedVideoDataset, shards):
+    import webdataset as wds
+    src = wds.WebDataset(shards, shardshuffle=False, nodesplitter=None, workersplitter=None,
+                         handler=wds.warn_and_continue, empty_check=False)
+    for s in src:
+        ext = next((k for k in s if "." + k in VIDEO_EXTS), None)
+        meta = json.loads(s["json"]) if "json" in s else {}
+        yield s["__key__"], (s[ext] if ext else None), meta
+
+@patch
+def _decode(self: ShardedVideoDataset, key: str, data, meta: dict, rng) -> dict:
+    "The sample of one shard item, without its `skipped` count; raises `BadVideo`."
+    if data is None: raise BadVideo("unreadable", "no video file in the sample")
+    if not meta.get("caption"): raise BadVideo("no_caption", "empty caption")
+    frames, times = read_frames(data, self.num_frames, self.fps, rng=rng)
+    x, how = self.transform(frames, rng)
+    return {"pixel_values": x[0] if self.mode == "image" else x, "caption": meta["caption"],
+            "domain": self.domain_id, "domain_name": self.domain, "path": meta.get("path", key),
+            "frame_times": [round(float(t), 4) for t in times], "flipped": how["flipped"]}
+
+# %% ../nbs/02_data.ipynb #f7e40330
+@patch
+def _stream(self: ShardedVideoDataset):
+    wi = torch.utils.data.get_worker_info()
+    worker, nw = (wi.id, wi.num_workers) if wi is not None else (0, 1)
+    epoch, bad = self.epoch, set()
+    while True:
+        shards = self.shards(epoch, worker, nw)
+        if not shards and epoch == self.epoch:
+            _log.warning(f"rank {self.rank} worker {worker} has no shard ({len(self.urls)} shards for "
+                        f"{self.world_size * nw} readers): use more shards than nodes x workers")
+            return
+        rng = np.random.default_rng([self.seed, epoch, self.rank, worker])
+        skipped = 0
+        for key, data, meta in _shuffle_buffer(self._samples(shards), self.shuffle, rng):
+            if key in bad: skipped += 1; continue              # known bad from an earlier pass: not counted again
+            try: out = self._decode(key, data, meta, rng)
+            except BadVideo as e:
+                self.skipped[e.reason] += 1; skipped += 1; bad.add(key)
+                n = sum(self.skipped.values())
+                if n <= 5 or n & (n - 1) == 0:
+                    _log.warning(f"skipped shard sample {meta.get('path', key)} ({e.reason}); {n} skipped so far")
+                continue
+            out["skipped"], skipped = skipped, 0
+            yield out
+        if not self.repeat: return
+        epoch += 1

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, asdict
 from functools import lru_cache
 
 import numpy as np
+from fastcore.basics import patch
 from .core import MovieFactoryError, _check
 
 # %% auto #0
@@ -38,7 +39,7 @@ SOUND_CLASSES = {"car": "engine", "airplane": "jet", "boat": "waves", "bird": "b
 RGB = {"red": (225, 35, 35), "orange": (250, 135, 10), "yellow": (250, 220, 30), "green": (30, 175, 45),
        "blue": (25, 75, 235), "purple": (145, 45, 200), "white": (245, 245, 245), "black": (22, 22, 22)}
 
-# %% ../nbs/01_toyworld.ipynb #de4e9393
+# %% ../nbs/01_toyworld.ipynb #fdc24bff
 def _one_of(value, allowed, what):
     _check(value in allowed, f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
 
@@ -53,6 +54,7 @@ class ObjectSpec:
     @property
     def combo(self) -> tuple: return (self.kind, self.colour, self.motion)
 
+# %% ../nbs/01_toyworld.ipynb #1c40bb54
 _MOTION_PHRASES = {
     "left": ("moves left", "heads left", "goes to the left", "travels left"),
     "right": ("moves right", "heads right", "goes to the right", "travels right"),
@@ -81,8 +83,37 @@ _CAMERA_PHRASES = {
 
 N_PHRASINGS = 4
 
+# %% ../nbs/01_toyworld.ipynb #742918f2
 def _a(word): return ("an " if word[0] in "aeiou" else "a ") + word
 
+def _plural(phrase: str) -> str:
+    "A motion phrase with its verb in the plural: 'moves left' -> 'move left'."
+    return phrase.replace("moves", "move").replace("heads", "head").replace("goes", "go").replace("rises", "rise") \
+        .replace("sinks", "sink").replace("drops", "drop").replace("climbs", "climb").replace("travels", "travel") \
+        .replace("approaches", "approach").replace("recedes", "recede").replace("comes", "come")
+
+def _sentence(obs, bg: str, p: int) -> str:
+    "What the objects `obs` do over the background phrase `bg`, in phrasing `p`: a caption without its camera."
+    names = [f"{o.colour} {o.kind}" for o in obs]
+    if len(obs) == 1:
+        mv = _MOTION_PHRASES[obs[0].motion][p]
+        return [f"{_a(names[0])} {mv} {bg}", f"{bg}, {_a(names[0])} {mv}",
+                f"{_a(names[0])} {bg} {mv}", f"the {names[0]} {mv} {bg}"][p]
+    same = len({o.motion for o in obs}) == 1
+    both = " and ".join(_a(n) for n in names)
+    m = obs[0].motion
+    if same and m in ("left", "right"):
+        return [f"{both} race side by side to the {m} {bg}", f"{bg}, {both} race side by side, moving {m}",
+                f"{both} race {m} side by side {bg}", f"{both} race each other to the {m} {bg}"][p]
+    if same:
+        verb = _plural(_MOTION_PHRASES[m][p])
+        return [f"{both} {verb} together {bg}", f"{bg}, {both} {verb} side by side",
+                f"{both} {bg} {verb} together", f"{both} {verb} side by side {bg}"][p]
+    parts = [f"the {n} {_MOTION_PHRASES[o.motion][p]}" for n, o in zip(names, obs)]
+    clause = " while ".join([f"{_a(names[0])} {_MOTION_PHRASES[obs[0].motion][p]}"] + parts[1:])
+    return [f"{clause} {bg}", f"{bg}, {clause}", f"{both} {bg}: " + ", ".join(parts), f"{clause}, {bg}"][p]
+
+# %% ../nbs/01_toyworld.ipynb #3347b319
 @dataclass
 class SceneSpec:
     "The ground truth of one toy clip: its objects, background, camera move and domain."
@@ -113,31 +144,7 @@ class SceneSpec:
         "A natural caption; `phrasing` picks one of `N_PHRASINGS` wordings (random with `rng`, else 0)."
         if phrasing is None: phrasing = int(np.random.default_rng(rng).integers(N_PHRASINGS)) if rng is not None else 0
         p = int(phrasing) % N_PHRASINGS
-        bg, cam = _BG_PHRASES[self.background][p], _CAMERA_PHRASES[self.camera][p]
-        obs = self.objects
-        names = [f"{o.colour} {o.kind}" for o in obs]
-        if len(obs) == 1:
-            mv = _MOTION_PHRASES[obs[0].motion][p]
-            body = [f"{_a(names[0])} {mv} {bg}", f"{bg}, {_a(names[0])} {mv}",
-                    f"{_a(names[0])} {bg} {mv}", f"the {names[0]} {mv} {bg}"][p]
-        else:
-            same = len({o.motion for o in obs}) == 1
-            both = " and ".join(_a(n) for n in names)
-            m = obs[0].motion
-            if same and m in ("left", "right"):
-                body = [f"{both} race side by side to the {m} {bg}", f"{bg}, {both} race side by side, moving {m}",
-                        f"{both} race {m} side by side {bg}", f"{both} race each other to the {m} {bg}"][p]
-            elif same:
-                mv = _MOTION_PHRASES[m][p]
-                verb = mv.replace("moves", "move").replace("heads", "head").replace("goes", "go").replace("rises", "rise") \
-                    .replace("sinks", "sink").replace("drops", "drop").replace("climbs", "climb").replace("travels", "travel") \
-                    .replace("approaches", "approach").replace("recedes", "recede").replace("comes", "come")
-                body = [f"{both} {verb} together {bg}", f"{bg}, {both} {verb} side by side",
-                        f"{both} {bg} {verb} together", f"{both} {verb} side by side {bg}"][p]
-            else:
-                parts = [f"the {n} {_MOTION_PHRASES[o.motion][p]}" for n, o in zip(names, obs)]
-                clause = " while ".join([f"{_a(names[0])} {_MOTION_PHRASES[obs[0].motion][p]}"] + parts[1:])
-                body = [f"{clause} {bg}", f"{bg}, {clause}", f"{both} {bg}: " + ", ".join(parts), f"{clause}, {bg}"][p]
+        body, cam = _sentence(self.objects, _BG_PHRASES[self.background][p], p), _CAMERA_PHRASES[self.camera][p]
         return f"{body}, {cam}" if cam else body
 
 # %% ../nbs/01_toyworld.ipynb #d0fc3b8b
@@ -212,7 +219,7 @@ def random_spec(seed_or_rng, domain: str | None = None, max_objects: int = 2, he
         if not any(c in ho for c in spec.combos[1 if split == "heldout" else 0:]): return spec
     raise MovieFactoryError(f"could not draw a {split} scene with {fixed}: relax what you fix")
 
-# %% ../nbs/01_toyworld.ipynb #07725b61
+# %% ../nbs/01_toyworld.ipynb #2884eb53
 def _ellipse(cx, cy, rx, ry): return ("ellipse", cx, cy, rx, ry)
 
 def _circle(cx, cy, r): return ("ellipse", cx, cy, r, r)
@@ -223,6 +230,7 @@ def _poly(*pts): return ("poly", pts)
 
 _FLAME, _BEAK, _BASKET = (255, 170, 0), (255, 160, 20), (130, 80, 35)
 
+# %% ../nbs/01_toyworld.ipynb #07725b61
 SHAPES = {
     "car": (2.0, 1.0, [("body", _rect(0.05, 0.4, 1.95, 0.8)), ("body", _poly((0.45, 0.42), (0.72, 0.06), (1.3, 0.06), (1.58, 0.42))),
                        ("light", _poly((0.68, 0.4), (0.82, 0.15), (0.97, 0.15), (0.97, 0.4))),
@@ -267,7 +275,7 @@ SHAPES = {
                          ("dark", _poly((0.98, 0.38), (1.1, 0.06), (1.17, 0.09), (1.05, 0.4))), ("dark", _circle(1.28, 0.13, 0.03))]),
 }
 
-# %% ../nbs/01_toyworld.ipynb #af52f388
+# %% ../nbs/01_toyworld.ipynb #fb48ddd2
 def _coverage(prim, X, Y):
     "Boolean mask of one primitive on coordinate grids X, Y."
     if prim[0] == "ellipse":
@@ -278,6 +286,7 @@ def _coverage(prim, X, Y):
     cross = [(b[0] - a[0]) * (Y - a[1]) - (b[1] - a[1]) * (X - a[0]) for a, b in zip(pts, nxt)]
     return np.logical_and.reduce([c >= 0 for c in cross]) | np.logical_and.reduce([c <= 0 for c in cross])
 
+# %% ../nbs/01_toyworld.ipynb #1eb3c1d9
 @lru_cache(maxsize=None)
 def _paint_names(kind: str) -> tuple:
     names = ["body", "dark", "light", "outline"]
@@ -293,6 +302,7 @@ def _palette(kind: str, colour: str):
     fixed = {"body": RGB[colour], "dark": dark, "light": light, "outline": outline}
     return np.array([fixed[p] if isinstance(p, str) else p for p in _paint_names(kind)], np.float32)
 
+# %% ../nbs/01_toyworld.ipynb #9db33f19
 @lru_cache(maxsize=4096)
 def _sprite_geometry(kind: str, height: int):
     """Per-pixel coverage of each paint, (h, w, n_paints) in sixteenths (4x4 supersampling), and the tight box;
@@ -317,6 +327,7 @@ def _sprite_geometry(kind: str, height: int):
     cov.setflags(write=False)
     return cov
 
+# %% ../nbs/01_toyworld.ipynb #cc1951ad
 @lru_cache(maxsize=16384)
 def sprite(kind: str, colour: str, height: int, turn: str = "none", grade: str | None = None):
     """RGB (uint8), alpha (uint16, 0..256) and tight box (x0, y0, x1, y1) of an object drawn `height` pixels
@@ -355,10 +366,72 @@ def _grade_float(img, grade: str):
     x = x + sh * np.array([-0.06, 0.03, 0.06]) + hi * np.array([0.07, 0.02, -0.06])
     return np.clip(x, 0, 1) * 255
 
-# %% ../nbs/01_toyworld.ipynb #f8cd84a6
+# %% ../nbs/01_toyworld.ipynb #f44831b0
 def _smoothstep(e0, e1, x): t = np.clip((x - e0) / (e1 - e0), 0, 1); return t * t * (3 - 2 * t)
 
 def _vgrad(Y, top, bottom): return np.array(top, np.float32) + (np.array(bottom, np.float32) - top) * Y[..., None]
+
+def _blob(img, X, Y, cx, cy, rx, ry, col, soft=0.15):
+    "Paint a soft-edged ellipse of colour `col` into the float image `img` (in place)."
+    d = np.sqrt(((X - cx) / rx) ** 2 + ((Y - cy) / ry) ** 2)
+    a = (1 - _smoothstep(1 - soft, 1, d))[..., None]
+    img[:] = img * (1 - a) + np.array(col, np.float32) * a
+
+# %% ../nbs/01_toyworld.ipynb #c0eb6661
+def _sky(Y, X, wu, rng, variant):
+    img = _vgrad(Y, (60, 125, 215), (175, 215, 245))
+    for _ in range(max(2, int(wu * 1.6))):
+        cx, cy, r = rng.uniform(0, wu), rng.uniform(0.1, 0.55), rng.uniform(0.08, 0.14)
+        for dx in (-1.1, 0, 1.1): _blob(img, X, Y, cx + dx * r, cy + (0.25 * r if dx else 0), 1.3 * r, r, (250, 250, 252), 0.3)
+    return img
+
+def _road(Y, X, wu, rng, variant):
+    img = _vgrad(Y / 0.45, (120, 170, 225), (200, 225, 240))
+    img[Y[:, 0] > 0.42] = (95, 150, 70)
+    road = Y > 0.55
+    img[road] = _vgrad(Y, (105, 105, 110), (70, 70, 75))[road]
+    img[(np.abs(Y - 0.57) < 0.015)] = (235, 235, 235)
+    dash = (np.abs(Y - 0.78) < 0.025) & ((X * 1.8 + variant * 0.37) % 1 < 0.55)
+    img[dash] = (250, 225, 60)
+    return img
+
+def _sea(Y, X, wu, rng, variant):
+    img = _vgrad(Y / 0.45, (90, 150, 225), (195, 220, 240))
+    sea = Y > 0.45
+    img[sea] = _vgrad((Y - 0.45) / 0.55, (30, 110, 175), (10, 55, 115))[sea]
+    waves = sea & (np.sin(X * 14 + np.sin(Y * 40) * 2 + variant) > 0.93) & (np.sin(Y * 60) > 0)
+    img[waves] = (150, 200, 235)
+    return img
+
+# %% ../nbs/01_toyworld.ipynb #fcfd0158
+def _night(Y, X, wu, rng, variant):
+    img = _vgrad(Y, (8, 12, 40), (30, 40, 85))
+    stars = rng.random(Y.shape) < 0.012
+    img[stars] = rng.uniform(150, 255, (int(stars.sum()), 1))
+    _blob(img, X, Y, rng.uniform(0.2, wu - 0.2), rng.uniform(0.15, 0.3), 0.11, 0.11, (245, 240, 200), 0.1)
+    return img
+
+def _space(Y, X, wu, rng, variant):
+    img = np.zeros(Y.shape + (3,), np.float32) + (6, 5, 14)
+    stars = rng.random(Y.shape) < 0.02
+    img[stars] = rng.uniform(90, 255, (int(stars.sum()), 3)) * np.array([1, 0.95, 1.0])
+    px, py = rng.uniform(0.3, wu - 0.3), rng.uniform(0.75, 0.95)
+    _blob(img, X, Y, px, py, 0.35, 0.35, (190, 110, 70), 0.04)
+    _blob(img, X, Y, px - 0.08, py - 0.08, 0.18, 0.14, (215, 150, 100), 0.3)
+    return img
+
+def _forest(Y, X, wu, rng, variant):
+    img = _vgrad(Y / 0.5, (150, 200, 215), (205, 230, 215))
+    img[Y[:, 0] > 0.82] = (85, 120, 45)
+    for _ in range(int(wu * 7)):
+        cx, top, half = rng.uniform(-0.1, wu + 0.1), rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.18)
+        tree = (Y > top) & (Y < 0.86) & (np.abs(X - cx) < (Y - top) * half / (0.86 - top) * 2.2)
+        img[tree] = np.array((25, 95, 40)) * rng.uniform(0.7, 1.2)
+        img[(np.abs(X - cx) < 0.02) & (Y >= 0.8) & (Y < 0.9)] = (90, 60, 30)
+    return img
+
+# %% ../nbs/01_toyworld.ipynb #035aa045
+_PAINTERS = {"sky": _sky, "road": _road, "sea": _sea, "night": _night, "space": _space, "forest": _forest}
 
 @lru_cache(maxsize=512)
 def background_image(name: str, height: int, width: int, variant: int = 0, grade: str | None = None) -> np.ndarray:
@@ -368,56 +441,13 @@ def background_image(name: str, height: int, width: int, variant: int = 0, grade
     H, W = int(height), int(width)
     Y, X = np.mgrid[0:H, 0:W].astype(np.float32)
     Y, X = (Y + 0.5) / H, (X + 0.5) / H                         # height units, so shapes keep their aspect
-    def blob(img, cx, cy, rx, ry, col, soft=0.15):
-        d = np.sqrt(((X - cx) / rx) ** 2 + ((Y - cy) / ry) ** 2)
-        a = (1 - _smoothstep(1 - soft, 1, d))[..., None]
-        img[:] = img * (1 - a) + np.array(col, np.float32) * a
-    wu = W / H
-    if name == "sky":
-        img = _vgrad(Y, (60, 125, 215), (175, 215, 245))
-        for _ in range(max(2, int(wu * 1.6))):
-            cx, cy, r = rng.uniform(0, wu), rng.uniform(0.1, 0.55), rng.uniform(0.08, 0.14)
-            for dx in (-1.1, 0, 1.1): blob(img, cx + dx * r, cy + (0.25 * r if dx else 0), 1.3 * r, r, (250, 250, 252), 0.3)
-    elif name == "road":
-        img = _vgrad(Y / 0.45, (120, 170, 225), (200, 225, 240))
-        img[Y[:, 0] > 0.42] = (95, 150, 70)
-        road = Y > 0.55
-        img[road] = _vgrad(Y, (105, 105, 110), (70, 70, 75))[road]
-        img[(np.abs(Y - 0.57) < 0.015)] = (235, 235, 235)
-        dash = (np.abs(Y - 0.78) < 0.025) & ((X * 1.8 + variant * 0.37) % 1 < 0.55)
-        img[dash] = (250, 225, 60)
-    elif name == "sea":
-        img = _vgrad(Y / 0.45, (90, 150, 225), (195, 220, 240))
-        sea = Y > 0.45
-        img[sea] = _vgrad((Y - 0.45) / 0.55, (30, 110, 175), (10, 55, 115))[sea]
-        waves = sea & (np.sin(X * 14 + np.sin(Y * 40) * 2 + variant) > 0.93) & (np.sin(Y * 60) > 0)
-        img[waves] = (150, 200, 235)
-    elif name == "night":
-        img = _vgrad(Y, (8, 12, 40), (30, 40, 85))
-        stars = rng.random((H, W)) < 0.012
-        img[stars] = rng.uniform(150, 255, (int(stars.sum()), 1))
-        blob(img, rng.uniform(0.2, wu - 0.2), rng.uniform(0.15, 0.3), 0.11, 0.11, (245, 240, 200), 0.1)
-    elif name == "space":
-        img = np.zeros((H, W, 3), np.float32) + (6, 5, 14)
-        stars = rng.random((H, W)) < 0.02
-        img[stars] = rng.uniform(90, 255, (int(stars.sum()), 3)) * np.array([1, 0.95, 1.0])
-        px, py = rng.uniform(0.3, wu - 0.3), rng.uniform(0.75, 0.95)
-        blob(img, px, py, 0.35, 0.35, (190, 110, 70), 0.04)
-        blob(img, px - 0.08, py - 0.08, 0.18, 0.14, (215, 150, 100), 0.3)
-    elif name == "forest":
-        img = _vgrad(Y / 0.5, (150, 200, 215), (205, 230, 215))
-        img[Y[:, 0] > 0.82] = (85, 120, 45)
-        for _ in range(int(wu * 7)):
-            cx, top, half = rng.uniform(-0.1, wu + 0.1), rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.18)
-            tree = (Y > top) & (Y < 0.86) & (np.abs(X - cx) < (Y - top) * half / (0.86 - top) * 2.2)
-            img[tree] = np.array((25, 95, 40)) * rng.uniform(0.7, 1.2)
-            img[(np.abs(X - cx) < 0.02) & (Y >= 0.8) & (Y < 0.9)] = (90, 60, 30)
+    img = _PAINTERS[name](Y, X, W / H, rng, variant)
     if grade is not None: img = _grade_float(img, grade)
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     out.setflags(write=False)
     return out
 
-# %% ../nbs/01_toyworld.ipynb #e15c5f26
+# %% ../nbs/01_toyworld.ipynb #a919888b
 WATERMARK_TEXT = "toystock"
 
 @lru_cache(maxsize=64)
@@ -450,6 +480,7 @@ def add_watermark(frames: np.ndarray) -> np.ndarray:
     region[:] = (region * (256 - a3) + rgb * a3) >> 8
     return frames
 
+# %% ../nbs/01_toyworld.ipynb #e8d53cd2
 @lru_cache(maxsize=16)
 def _noise_bank(height: int, width: int, channels: int, strength: float, grey: bool):
     "Gaussian noise (int16) of standard deviation `strength`, twice the size of a frame, to cut windows from."
@@ -470,7 +501,7 @@ def _noise(rng, num_frames, height, width, channels, strength: float, grey: bool
     oy = rng.integers(0, bank.shape[0] - height, num_frames); ox = rng.integers(0, bank.shape[1] - width, num_frames)
     return np.stack([bank[y:y + height, x:x + width] for y, x in zip(oy, ox)])
 
-# %% ../nbs/01_toyworld.ipynb #1f12a438
+# %% ../nbs/01_toyworld.ipynb #85860103
 @dataclass
 class ToyClip:
     "A rendered toy clip: frames, its caption, the scene it shows, and the ground truth of every frame."
@@ -487,15 +518,7 @@ class ToyClip:
         f, h, w, _ = self.frames.shape
         return f"ToyClip({f}x{h}x{w} {self.spec.domain}, {self.caption!r})"
 
-def _turn_for(kind: str, motion: str, facing_right: bool) -> str:
-    if kind == "rocket": return {"up": "none", "down": "180", "left": "ccw", "right": "cw"}.get(motion, "none")
-    if kind in ("balloon", "ball"): return "none"
-    if motion == "left": return "mirror"
-    if motion == "right": return "none"
-    return "none" if facing_right else "mirror"
-
-def _lanes(n): return {1: [0.5], 2: [0.3, 0.7], 3: [0.2, 0.5, 0.8]}[n]
-
+# %% ../nbs/01_toyworld.ipynb #ed3b7397
 def motion_scale(motion: str, F: int, rng) -> np.ndarray:
     "Per-frame size factor (F,): about 0.45 -> 1.4 to approach, the reverse to recede, else ones."
     if motion not in ("approach", "recede"): return np.ones(F)
@@ -523,6 +546,16 @@ def motion_path(motion: str, ext_x: float, ext_y: float, lane: float, n: int, F:
         cx = np.full(F, lx * W); cy = np.full(F, H * rng.uniform(0.45, 0.55))
     return cx, cy
 
+# %% ../nbs/01_toyworld.ipynb #c40ac7d0
+def _turn_for(kind: str, motion: str, facing_right: bool) -> str:
+    if kind == "rocket": return {"up": "none", "down": "180", "left": "ccw", "right": "cw"}.get(motion, "none")
+    if kind in ("balloon", "ball"): return "none"
+    if motion == "left": return "mirror"
+    if motion == "right": return "none"
+    return "none" if facing_right else "mirror"
+
+def _lanes(n): return {1: [0.5], 2: [0.3, 0.7], 3: [0.2, 0.5, 0.8]}[n]
+
 def _trajectories(spec: SceneSpec, F: int, H: int, W: int, rng):
     "Per object: (turn, heights (F,), centres x (F,), y (F,)) in pixels of an H x W canvas."
     n = len(spec.objects)
@@ -542,15 +575,7 @@ def _trajectories(spec: SceneSpec, F: int, H: int, W: int, rng):
         out.append((turn, hts, cx, cy))
     return out
 
-def _paste(frame, premul, inv, x0: int, y0: int):
-    "Alpha-blend a sprite layer into `frame` (in place) with its top-left at (x0, y0), clipped to the frame."
-    fh, fw = frame.shape[:2]; h, w = premul.shape[:2]
-    sy, sx = max(0, -y0), max(0, -x0)
-    ey, ex = min(h, fh - y0), min(w, fw - x0)
-    if ey <= sy or ex <= sx: return
-    region = frame[y0 + sy:y0 + ey, x0 + sx:x0 + ex]
-    region[:] = (region * inv[sy:ey, sx:ex] + premul[sy:ey, sx:ex]) >> 8
-
+# %% ../nbs/01_toyworld.ipynb #6dcc6130
 def _camera_windows(camera: str, F: int, h: int, w: int, pan: int, rng):
     "Per frame (y0, x0, height, width) of the background window, in pixels of a background w + pan wide."
     t = np.linspace(0, 1, F)
@@ -583,44 +608,75 @@ def _background_frames(spec, F, h, w, rng, grade):
     bg = background_image(spec.background, h, w + pan_width(w), int(rng.integers(4)), grade)
     return camera_frames(bg, spec.camera, F, h, w, rng)
 
+# %% ../nbs/01_toyworld.ipynb #b33c8bf2
+def _paste(frame, premul, inv, x0: int, y0: int):
+    "Alpha-blend a sprite layer into `frame` (in place) with its top-left at (x0, y0), clipped to the frame."
+    fh, fw = frame.shape[:2]; h, w = premul.shape[:2]
+    sy, sx = max(0, -y0), max(0, -x0)
+    ey, ex = min(h, fh - y0), min(w, fw - x0)
+    if ey <= sy or ex <= sx: return
+    region = frame[y0 + sy:y0 + ey, x0 + sx:x0 + ex]
+    region[:] = (region * inv[sy:ey, sx:ex] + premul[sy:ey, sx:ex]) >> 8
+
+# %% ../nbs/01_toyworld.ipynb #72c90aab
 def domain_shot(domain: str, H: int, W: int, rng):
     """How a domain shoots an H x W clip: (h, w, z, grade). `web` shoots a smaller, squarer h x w scene that
     `domain_finish` crops by `z` and blows up; `movie` grades paints and background."""
     if domain == "web": return max(int(round(H / 2)), 8), max(int(round(W / 2)), 8), rng.uniform(1.1, 1.35), None
     return H, W, 1.0, ("movie" if domain == "movie" else None)
 
+def _web_look(frames: np.ndarray, boxes: np.ndarray, H: int, W: int, z: float, rng):
+    "Crop the small web shot by `z`, blow it up to H x W (boxes with it), then cast, noise, blocks and banding."
+    F, h, w = frames.shape[:3]
+    import torch, torch.nn.functional as Fn
+    ch, cw = max(int(round(h / z)), 4), max(int(round(w / z)), 4)
+    oy, ox = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    small = frames[:, oy:oy + ch, ox:ox + cw]
+    t = torch.from_numpy(np.ascontiguousarray(small)).permute(0, 3, 1, 2)
+    frames = Fn.interpolate(t, size=(H, W), mode="bilinear", antialias=False, align_corners=False).permute(0, 2, 3, 1).numpy()
+    boxes = (boxes - (ox, oy, ox, oy)) * (W / cw, H / ch, W / cw, H / ch)
+    x = frames.astype(np.uint16)          # a colour cast and exposure of its own (gains up to 1: no overflow)
+    x *= np.tile(rng.integers(215, 257, 3).astype(np.uint16), H * W).reshape(H, W, 3)
+    x >>= 8
+    x = x.view(np.int16)                  # values are 0..255 now: the same bits read as signed
+    x += _noise(rng, F, H, W, 3, 6.0)     # sensor noise in colour
+    nb = lambda n: np.repeat(rng.integers(-3, 4, (F, -(-n // 8))).astype(np.int16), 8, axis=1)[:, :n]
+    x += nb(H)[:, :, None, None]          # compression: 8x8 blocks with their own brightness offsets
+    x += nb(W)[:, None, :, None]
+    x &= ~7                               # coarse quantisation: banding, as in a heavily compressed file
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8), boxes
+
+# %% ../nbs/01_toyworld.ipynb #35987a74
+def _movie_look(frames: np.ndarray, H: int, W: int, rng) -> np.ndarray:
+    "A vignette and grey film grain, on top of the grade baked into paints and background."
+    x = frames.astype(np.uint16)
+    x *= _vignette(H, W)
+    x >>= 8
+    x = x.view(np.int16)
+    x += _noise(rng, len(frames), H, W, 3, 7.0, grey=True)
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8)
+
 def domain_finish(frames: np.ndarray, boxes: np.ndarray, domain: str, H: int, W: int, z: float, rng):
     """The domain's look on frames of the `domain_shot` size, and the boxes (..., 4) moved with them:
     `web` crop and blow-up, colour cast, noise, blocks and banding; `movie` vignette and grain; `hd` nothing."""
-    F, h, w = frames.shape[:3]
-    if domain == "web":                       # crop a window of the small shot and blow it up: soft, like a poor upscale
-        import torch, torch.nn.functional as Fn
-        ch, cw = max(int(round(h / z)), 4), max(int(round(w / z)), 4)
-        oy, ox = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        small = frames[:, oy:oy + ch, ox:ox + cw]
-        t = torch.from_numpy(np.ascontiguousarray(small)).permute(0, 3, 1, 2)
-        frames = Fn.interpolate(t, size=(H, W), mode="bilinear", antialias=False, align_corners=False).permute(0, 2, 3, 1).numpy()
-        boxes = (boxes - (ox, oy, ox, oy)) * (W / cw, H / ch, W / cw, H / ch)
-        x = frames.astype(np.uint16)          # a colour cast and exposure of its own (gains up to 1: no overflow)
-        x *= np.tile(rng.integers(215, 257, 3).astype(np.uint16), H * W).reshape(H, W, 3)
-        x >>= 8
-        x = x.view(np.int16)                  # values are 0..255 now: the same bits read as signed
-        x += _noise(rng, F, H, W, 3, 6.0)     # sensor noise in colour
-        nb = lambda n: np.repeat(rng.integers(-3, 4, (F, -(-n // 8))).astype(np.int16), 8, axis=1)[:, :n]
-        x += nb(H)[:, :, None, None]          # compression: 8x8 blocks with their own brightness offsets
-        x += nb(W)[:, None, :, None]
-        x &= ~7                               # coarse quantisation: banding, as in a heavily compressed file
-        np.clip(x, 0, 255, out=x)
-        frames = x.astype(np.uint8)
-    elif domain == "movie":                   # vignette and film grain, on top of the grade baked into paints and background
-        x = frames.astype(np.uint16)
-        x *= _vignette(H, W)
-        x >>= 8
-        x = x.view(np.int16)
-        x += _noise(rng, F, H, W, 3, 7.0, grey=True)
-        np.clip(x, 0, 255, out=x)
-        frames = x.astype(np.uint8)
+    if domain == "web": return _web_look(frames, boxes, H, W, z, rng)
+    if domain == "movie": return _movie_look(frames, H, W, rng), boxes
     return frames, boxes
+
+# %% ../nbs/01_toyworld.ipynb #ff2f2977
+def _paint_objects(frames: np.ndarray, spec: SceneSpec, tracks, grade) -> np.ndarray:
+    "Paste each object of `spec` along its track into `frames` (in place); returns the boxes (objects, F, 4)."
+    boxes = np.zeros((len(tracks), len(frames), 4))
+    for i, (o, (turn, hts, cx, cy)) in enumerate(zip(spec.objects, tracks)):
+        for f in range(len(frames)):
+            premul, inv, (bx0, by0, bx1, by1) = _layer(o.kind, o.colour, int(hts[f]), turn, grade)
+            sh, sw = premul.shape[:2]
+            x0, y0 = int(round(cx[f] - sw / 2)), int(round(cy[f] - sh / 2))
+            _paste(frames[f], premul, inv, x0, y0)
+            boxes[i, f] = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
+    return boxes
 
 def clip_boxes(boxes: np.ndarray, H: int, W: int):
     "Boxes (..., 4) clipped to an H x W frame and rounded to ints, and the visible fraction of each box."
@@ -629,6 +685,17 @@ def clip_boxes(boxes: np.ndarray, H: int, W: int):
     area = lambda b: np.maximum(b[..., 2] - b[..., 0], 0) * np.maximum(b[..., 3] - b[..., 1], 0)
     return np.round(boxes).astype(int), area(boxes) / np.maximum(area(full), 1e-6)
 
+def _frame_truth(spec: SceneSpec, boxes: np.ndarray, H: int, W: int, watermark: bool, mirror: bool) -> list[dict]:
+    "Per frame: the clipped boxes, the visible fractions, and the scene's attributes."
+    ib, vis = clip_boxes(boxes, H, W)
+    kinds = [o.kind for o in spec.objects]; colours = [o.colour for o in spec.objects]; motions = [o.motion for o in spec.objects]
+    return [{"boxes": [tuple(int(v) for v in ib[i, f]) for i in range(len(kinds))],
+             "visible": [round(float(vis[i, f]), 3) for i in range(len(kinds))],
+             "kinds": kinds, "colours": colours, "motions": motions, "background": spec.background,
+             "camera": spec.camera, "domain": spec.domain, "watermark": watermark, "mirrored": bool(mirror)}
+            for f in range(boxes.shape[1])]
+
+# %% ../nbs/01_toyworld.ipynb #098520b1
 def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int = 192, seed: int = 0,
            phrasing: int | None = 0, fps: int = 8, mirror: bool = False) -> ToyClip:
     """Render `spec` as a clip of `num_frames` frames of `height` x `width`; the same arguments give the same
@@ -642,15 +709,7 @@ def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int =
     rng = np.random.default_rng([int(seed), 91])
     h, w, z, grade = domain_shot(spec.domain, H, W, rng)
     frames = _background_frames(spec, F, h, w, rng, grade)
-    tracks = _trajectories(spec, F, h, w, rng)
-    boxes = np.zeros((len(tracks), F, 4))
-    for i, (o, (turn, hts, cx, cy)) in enumerate(zip(spec.objects, tracks)):
-        for f in range(F):
-            premul, inv, (bx0, by0, bx1, by1) = _layer(o.kind, o.colour, int(hts[f]), turn, grade)
-            sh, sw = premul.shape[:2]
-            x0, y0 = int(round(cx[f] - sw / 2)), int(round(cy[f] - sh / 2))
-            _paste(frames[f], premul, inv, x0, y0)
-            boxes[i, f] = (x0 + bx0, y0 + by0, x0 + bx1, y0 + by1)
+    boxes = _paint_objects(frames, spec, _trajectories(spec, F, h, w, rng), grade)
     frames, boxes = domain_finish(frames, boxes, spec.domain, H, W, z, rng)
     if mirror:
         frames = np.ascontiguousarray(frames[:, :, ::-1])
@@ -658,12 +717,7 @@ def render(spec: SceneSpec, num_frames: int = 16, height: int = 80, width: int =
         spec = mirrored(spec)
     wm = spec.has_watermark
     if wm: frames = add_watermark(frames)
-    ib, vis = clip_boxes(boxes, H, W)
-    kinds = [o.kind for o in spec.objects]; colours = [o.colour for o in spec.objects]; motions = [o.motion for o in spec.objects]
-    truth = [{"boxes": [tuple(int(v) for v in ib[i, f]) for i in range(len(kinds))],
-              "visible": [round(float(vis[i, f]), 3) for i in range(len(kinds))],
-              "kinds": kinds, "colours": colours, "motions": motions, "background": spec.background,
-              "camera": spec.camera, "domain": spec.domain, "watermark": wm, "mirrored": bool(mirror)} for f in range(F)]
+    truth = _frame_truth(spec, boxes, H, W, wm, mirror)
     cap = spec.caption(phrasing, rng=np.random.default_rng([int(seed), 17]) if phrasing is None else None)
     return ToyClip(frames, cap, spec, truth, fps, int(seed))
 
@@ -699,7 +753,14 @@ def show_clips(clips, n: int = 4, boxes: bool = False, width: float = 12, title_
     fig.tight_layout()
     return fig
 
-# %% ../nbs/01_toyworld.ipynb #06cb38cd
+# %% ../nbs/01_toyworld.ipynb #2adde1e1
+def _probabilities(weights, n: int, message: str) -> np.ndarray:
+    "`weights` (n non-negative numbers, not all zero) scaled to sum to one; anything else fails with `message`."
+    w = np.asarray(weights, float)
+    _check(w.shape == (n,) and (w >= 0).all() and w.sum() > 0, message)
+    return w / w.sum()
+
+# %% ../nbs/01_toyworld.ipynb #b7b42fd1
 class ToyWorld:
     """An endless, indexable, deterministic source of captioned toy clips: `world[i]` is the same clip for the
     same settings and `i`, on any machine. `held_out` (a fraction such as 0.1, or a set of combinations) with
@@ -715,16 +776,10 @@ class ToyWorld:
         self.max_objects, self.split, self.size, self.phrasing, self.fps, self.fixed = max_objects, split, int(size), phrasing, fps, fixed
         self.held_out = _resolve_heldout(held_out)
         _check(split == "train" or self.held_out, "split='heldout' needs held_out (a fraction such as 0.1, or a set of combinations)")
-        w = np.ones(len(domains)) if domain_weights is None else np.asarray(domain_weights, float)
-        _check(w.shape == (len(domains),) and (w >= 0).all() and w.sum() > 0,
-               f"domain_weights must be {len(domains)} non-negative numbers, one per domain")
-        self.domain_p = w / w.sum()
-        self.camera_p = None
-        if camera_weights is not None:
-            cw = np.asarray(camera_weights, float)
-            _check(cw.shape == (len(CAMERAS),) and (cw >= 0).all() and cw.sum() > 0,
-                   f"camera_weights must be {len(CAMERAS)} non-negative numbers, one per camera move: {', '.join(CAMERAS)}")
-            self.camera_p = cw / cw.sum()
+        self.domain_p = _probabilities(np.ones(len(domains)) if domain_weights is None else domain_weights, len(domains),
+                                       f"domain_weights must be {len(domains)} non-negative numbers, one per domain")
+        self.camera_p = None if camera_weights is None else _probabilities(camera_weights, len(CAMERAS),
+            f"camera_weights must be {len(CAMERAS)} non-negative numbers, one per camera move: {', '.join(CAMERAS)}")
         self.spec(0)                                   # fail now, not in a worker, if `fixed` is impossible
 
     def __len__(self) -> int: return self.size
@@ -738,24 +793,28 @@ class ToyWorld:
                            camera_p=self.camera_p, **self.fixed)
 
     def __getitem__(self, i: int) -> ToyClip: return self.clip(i)
-
-    def clip(self, i: int, mirror: bool = False) -> ToyClip:
-        """Clip `i`; `mirror` flips it left-right (truth and caption too) unless the mirrored scene would cross
-        the held-out split, in which case it comes unflipped (see `truth[f]["mirrored"]`)."""
-        if not isinstance(i, (int, np.integer)): raise TypeError(f"ToyWorld indices are integers, not {type(i).__name__}")
-        if i < 0: i += self.size
-        if not 0 <= i < self.size: raise IndexError(f"clip {i} is out of range for a ToyWorld of {self.size}")
-        spec = self.spec(i)
-        if mirror and self.held_out:
-            m = mirrored(spec).combos
-            mirror = (not any(c in self.held_out for c in m)) if self.split == "train" else (m[0] in self.held_out)
-        seed = int(self._rng(i).integers(2**31)) ^ 0x5EED
-        return render(spec, self.num_frames, self.height, self.width, seed=seed, phrasing=self.phrasing, fps=self.fps,
-                      mirror=mirror)
-
     def __iter__(self):
         for i in range(self.size): yield self[i]
 
     def __repr__(self):
         return (f"ToyWorld(seed={self.seed}, domains={self.domains}, {self.num_frames}x{self.height}x{self.width}, "
                 f"split={self.split!r}, held out combinations={len(self.held_out)})")
+
+# %% ../nbs/01_toyworld.ipynb #306d6cef
+def _mirror_keeps_split(spec: SceneSpec, held_out: frozenset, split: str) -> bool:
+    "Whether the mirror image of `spec` stays on its side of the held-out split."
+    m = mirrored(spec).combos
+    return (not any(c in held_out for c in m)) if split == "train" else (m[0] in held_out)
+
+@patch
+def clip(self: ToyWorld, i: int, mirror: bool = False) -> ToyClip:
+    """Clip `i`; `mirror` flips it left-right (truth and caption too) unless the mirrored scene would cross
+    the held-out split, in which case it comes unflipped (see `truth[f]["mirrored"]`)."""
+    if not isinstance(i, (int, np.integer)): raise TypeError(f"ToyWorld indices are integers, not {type(i).__name__}")
+    if i < 0: i += self.size
+    if not 0 <= i < self.size: raise IndexError(f"clip {i} is out of range for a ToyWorld of {self.size}")
+    spec = self.spec(i)
+    if mirror and self.held_out: mirror = _mirror_keeps_split(spec, self.held_out, self.split)
+    seed = int(self._rng(i).integers(2**31)) ^ 0x5EED
+    return render(spec, self.num_frames, self.height, self.width, seed=seed, phrasing=self.phrasing, fps=self.fps,
+                  mirror=mirror)
