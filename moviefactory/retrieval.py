@@ -115,8 +115,7 @@ class ConceptIndex:
 # %% ../nbs/06a_retrieval.ipynb #da549592
 def _default_encoder():
     from moviefactory.mini import load_text_encoder
-    if not hasattr(_default_encoder, "pair"): _default_encoder.pair = load_text_encoder()
-    return _default_encoder.pair
+    return load_text_encoder()                     # loaded once per process, shared with a pipeline on the same device
 
 from fastcore.basics import patch
 
@@ -181,10 +180,14 @@ def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[Conce
     idx, score = self.best(phrases)
     order = sorted(range(len(spans)), key=lambda j: -(score[j] + 0.03 * (spans[j][1] - spans[j][0] - 1)))
     used, out, ok = set(), [], lambda k: score[k] >= self.threshold and not used & set(range(*spans[k]))
+    st = np.array(spans)
+    def names_better(a0, a, s):   # do words a0:a name a concept on their own, and better than s?
+        return bool(((st[:, 0] >= a0) & (st[:, 1] <= a) & (score >= max(s, self.threshold))).any())
     for j in order:
         if not ok(j): continue
-        a, b = spans[j]               # widen leftwards to the longest free span that means the same ("lonely robot")
-        k = max((k for k in range(len(spans)) if idx[k] == idx[j] and spans[k][0] <= a and spans[k][1] == b and ok(k)),
+        a, b = spans[j]   # widen leftwards to the longest free span that means the same ("lonely robot", "glowing egg"),
+        k = max((k for k in range(len(spans)) if idx[k] == idx[j] and spans[k][0] <= a and spans[k][1] == b and ok(k)
+                 and not names_better(spans[k][0], a - 1, score[k])),   # past words that name more ("shark hunts tropical fish")
                 key=lambda k: (spans[k][1] - spans[k][0], score[k]))
         a, b = spans[k]; used |= set(range(a, b))
         out.append(ConceptMatch(phrases[k], self.concepts[idx[j]]["name"], float(score[j]), int(idx[j]), a, b))

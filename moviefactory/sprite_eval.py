@@ -21,7 +21,7 @@ _log = get_logger("moviefactory.sprite_eval")
 
 # %% auto #0
 __all__ = ['SpriteScorer', 'score_concepts', 'SpriteBatches', 'scorer_loss', 'train_sprite_scorer', 'heldout_clips',
-           'evaluate_sprite_scorer', 'sprite_scorer_dir', 'load_sprite_scorer']
+           'evaluate_sprite_scorer', 'sprite_scorer_dir', 'load_sprite_scorer', 'asked_found']
 
 # %% ../nbs/13a_sprite_eval.ipynb #7bbf9008
 def _cbr(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
@@ -219,3 +219,19 @@ def load_sprite_scorer(path=None, device=None) -> SpriteScorer:
     p = Path(path) if path is not None else sprite_scorer_dir()
     _check((p / "config.json").is_file(), f"no sprite scorer in {p}: train one with tools/train_sprite_scorer.py --out {p}")
     return SpriteScorer.from_pretrained(str(p)).to(get_device("cpu" if device is None else device)).eval()
+
+# %% ../nbs/13a_sprite_eval.ipynb #d4e5f6a2
+def asked_found(probs, asked, others=None, k: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """For each trial: is the `asked` concept (atlas index) the scorer's first among all concepts but the clip's `others`
+    (lists of its other subjects), and among itself and k-1 random others (chance 1/k, the same draw for the same `seed`)?
+    `probs` (T, N): `score_concepts` over the whole atlas (a softmax keeps the order of the logits)."""
+    probs = np.asarray(probs); T, N = probs.shape
+    others = [[]] * T if others is None else others
+    _check(len(asked) == T == len(others) and 2 <= k <= N, f"{T} score rows, {len(asked)} asked, {len(others)} others, k={k}: give one of each a trial, 2 <= k <= {N}")
+    rng, top_all, top_k = np.random.default_rng([seed, 17]), [], []
+    for p, a, o in zip(probs, asked, others):
+        keep = np.ones(N, bool); keep[list(o)] = False; keep[a] = True
+        top_all.append(bool(p[a] >= p[keep].max()))
+        cand = np.concatenate([[a], rng.choice(np.flatnonzero(keep & (np.arange(N) != a)), k - 1, replace=False)])
+        top_k.append(bool(np.argmax(p[cand]) == 0))
+    return np.array(top_all), np.array(top_k)
