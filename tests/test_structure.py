@@ -7,7 +7,7 @@ PKG = Path(__file__).resolve().parents[1] / "moviefactory"
 
 # Lowest first; a module imports only modules of earlier layers (modules of one layer stand beside each other).
 LAYERS = [("core",), ("media",), ("toyworld",), ("sprites",), ("sprite_eval",), ("data",), ("domain_norm",), ("spatial",), ("temporal",),
-          ("unet_speed",), ("unet",), ("mini",), ("retrieval", "train", "pipeline"), ("distributed", "upscale"), ("script",),
+          ("unet_speed",), ("unet",), ("mini",), ("retrieval", "train", "pipeline"), ("distributed", "upscale", "openvocab"), ("script",),
           ("audio_signal",), ("toy_sounds",), ("audio_features",), ("sound_library",), ("default_sounds",), ("music", "effects"),
           ("audio",),
           ("compose",), ("eval",), ("make",), ("cli",), ("__main__",)]
