@@ -227,8 +227,10 @@ def _read_videos(folder) -> list:
 def _captions(path, n: int) -> list[str]:
     p = Path(path)
     if not p.is_file(): raise MovieFactoryError(f"no captions file {p}: give a text file or a script JSON")
-    caps = ([s.prompt for s in Script.load(p).scenes] if p.suffix == ".json"
-            else [l.strip() for l in p.read_text(encoding="utf-8").splitlines() if l.strip()])
+    if p.suffix == ".json": caps = [s.prompt for s in Script.load(p).scenes]
+    else:
+        try: caps = [l.strip() for l in p.read_bytes().decode("utf-8").splitlines() if l.strip()]
+        except UnicodeDecodeError as e: raise MovieFactoryError(f"captions file {p.name} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     if len(caps) != n: raise MovieFactoryError(f"{p.name} has {len(caps)} captions for {n} videos: give one per video, in file order")
     return caps
 

@@ -541,3 +541,17 @@ def test_bad_settings_in_process(i, world, monkeypatch):
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()): rc = main(fill(MAKE, world))
     assert_one_line(rc, [l for l in err.getvalue().splitlines() if l.strip()], time.process_time() - t0, expect)
     assert listing(world) == before, listing(world) ^ before
+
+
+def test_eval_captions_not_utf8(world, tmp_path, monkeypatch):
+    "`eval clipsim` with a captions file in Latin-1: one line naming the byte (a bare UnicodeDecodeError, exit 1, before)."
+    from moviefactory.media import save_clip
+    from safetensors.numpy import save_file
+    vids, clip = tmp_path / "vids", tmp_path / "clip"
+    vids.mkdir(); clip.mkdir()
+    save_clip(np.zeros((4, 32, 32, 3), np.uint8), vids / "a.mkv")
+    (clip / "config.json").write_text("{}"); save_file({"w": np.zeros(2, np.float32)}, str(clip / "model.safetensors"))
+    (tmp_path / "caps.txt").write_bytes("a caf\u00e9 at night\n".encode("latin-1"))
+    rc, lines, secs = cli_in_process(["eval", "clipsim", str(vids), "--captions", str(tmp_path / "caps.txt"), "--clip", str(clip)],
+                                     world, monkeypatch)
+    assert_one_line(rc, lines, secs, "captions file caps.txt is not UTF-8 text (byte 5): save it as UTF-8")
