@@ -128,6 +128,17 @@ def _add_library(sub):
     t.add_argument("index_dir", help="a library folder, or 'default'")
     s.set_defaults(func=_library)
 
+def _check_csv(path):
+    "A captions CSV the library can read (UTF-8, fields csv takes), checked before the slow imports: a sound pack's file may be anything."
+    import csv
+    p = Path(path)
+    if not p.is_file(): raise MovieFactoryError(f"captions CSV {path} does not exist: check the path or leave --csv out")
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            for _ in csv.reader(f): pass
+    except UnicodeDecodeError as e: raise MovieFactoryError(f"captions CSV {p.name} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    except csv.Error as e: raise MovieFactoryError(f"captions CSV {p.name} cannot be read ({e}): fix the file or leave --csv out") from None
+
 def _open_library(index_dir):
     if index_dir == "default":
         from moviefactory.audio import default_library
@@ -141,13 +152,14 @@ def _library(args) -> int:
         check_writable(args.index_dir, "library", folder=True)
         for f in args.folders:            # (AudioLibrary.build checks them too, after slow imports)
             if not Path(f).is_dir(): raise MovieFactoryError(f"audio folder {f} does not exist: check the path")
-        if args.csv and not Path(args.csv).is_file(): raise MovieFactoryError(f"captions CSV {args.csv} does not exist: check the path or leave --csv out")
+        if args.csv: _check_csv(args.csv)
         from moviefactory.audio import AudioLibrary
         with quiet_loaders():
             lib = AudioLibrary.build(args.folders, csv=args.csv, index_dir=args.index_dir, kind=args.kind, licence=args.licence,
                                      audio_embeddings=not args.no_audio_embeddings)
         print(printable(f"library {args.index_dir}: {lib.summary()}"))
     elif args.action == "update":
+        if args.csv: _check_csv(args.csv)
         lib = _open_library(args.index_dir)
         with quiet_loaders(): rep = lib.update(args.folder, csv=args.csv, kind=args.kind, licence=args.licence)
         print(f"added {rep['added']} of {rep['found']} files ({len(rep['skipped'])} skipped) -> {lib.summary()}")

@@ -63,6 +63,8 @@ def world():
     (w / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (w / "digits.json").write_text('{"idea": "a car", "scenes": [{"prompt": "a car", "duration": ' + "9" * 5000 + "}]}")
     (w / "zero.json").write_text('{"idea": "a car", "scenes": []}')
+    (w / "latin1.csv").write_bytes("file,caption\nbeep.wav,caf\u00e9 bell\n".encode("latin-1"))      # (a sound pack's CSV)
+    (w / "huge.csv").write_text('file,caption\nbeep.wav,"' + "x" * 200_000 + '"\n')
     (w / "latin1.json").write_bytes('{"idea": "a caf\u00e9 race", "scenes": [{"prompt": "a car"}]}'.encode("latin-1"))
     (w / "a-folder.mp4").mkdir()
     (w / "videos").mkdir()
@@ -192,6 +194,9 @@ CASES = [
     (["library", "build", "/proc/lib", f"{W}/sounds"], "cannot write library /proc/lib"),
     (["library", "build", f"{W}/newlib", f"{W}/sounds", f"{W}/nope"], "audio folder"),
     (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/nope.csv"], "captions CSV"),
+    (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/latin1.csv"], "captions CSV latin1.csv is not UTF-8 text (byte 25)"),
+    (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/huge.csv"], "field larger than field limit"),
+    (["library", "update", f"{W}/lib-cut", f"{W}/sounds", "--csv", f"{W}/latin1.csv"], "is not UTF-8 text"),
     # train
     (TRAIN + ["--max-steps", "-5", "--batch-size", "0"], "max steps -5 is out of range"),
     (TRAIN + ["--batch-size", "0"], "batch size 0 is out of range"),
