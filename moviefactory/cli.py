@@ -8,7 +8,7 @@ import argparse, errno, sys
 import moviefactory
 from pathlib import Path
 from .core import (SAMPLERS, MAX_SCENES, MovieFactoryError, Script, atomic_write_text, check_number,
-                               check_seed, check_sound_library, check_writable, check_weights, get_config)
+                               check_seed, check_sound_library, check_writable, check_weights, get_config, printable, quiet_loaders)
 
 # %% auto #0
 __all__ = ['build_parser', 'main']
@@ -74,7 +74,7 @@ def _make(args) -> int:
               library=args.library, audio=not args.no_audio, title=not args.no_title, subtitles=args.subtitles,
               crossfade=args.crossfade, cache_dir=args.cache_dir, force=args.force, device=args.device, dtype=args.dtype)
     check_make_args(idea=args.idea, out=args.output, **kw)     # before make_movie loads torch and diffusers
-    print(make_movie(args.idea, args.output, **kw).summary())
+    print(printable(make_movie(args.idea, args.output, **kw).summary(), lines=True))
     return 0
 
 # %% ../nbs/14_cli.ipynb #3da3189b
@@ -105,7 +105,7 @@ def _script(args) -> int:
     sc.save(args.output)
     print(script_table(sc))
     for line in concept_notes(sc, index) if index is not None else []: print(line)
-    print(f"{len(sc.scenes)} scenes, mood {sc.mood}, written by {sc.backend} -> {args.output}")
+    print(printable(f"{len(sc.scenes)} scenes, mood {sc.mood}, written by {sc.backend} -> {args.output}"))
     return 0
 
 # %% ../nbs/14_cli.ipynb #5676b390
@@ -128,6 +128,17 @@ def _add_library(sub):
     t.add_argument("index_dir", help="a library folder, or 'default'")
     s.set_defaults(func=_library)
 
+def _check_csv(path):
+    "A captions CSV the library can read (UTF-8, fields csv takes), checked before the slow imports: a sound pack's file may be anything."
+    import csv
+    p = Path(path)
+    if not p.is_file(): raise MovieFactoryError(f"captions CSV {path} does not exist: check the path or leave --csv out")
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f:
+            for _ in csv.reader(f): pass
+    except UnicodeDecodeError as e: raise MovieFactoryError(f"captions CSV {p.name} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    except csv.Error as e: raise MovieFactoryError(f"captions CSV {p.name} cannot be read ({e}): fix the file or leave --csv out") from None
+
 def _open_library(index_dir):
     if index_dir == "default":
         from moviefactory.audio import default_library
@@ -141,20 +152,23 @@ def _library(args) -> int:
         check_writable(args.index_dir, "library", folder=True)
         for f in args.folders:            # (AudioLibrary.build checks them too, after slow imports)
             if not Path(f).is_dir(): raise MovieFactoryError(f"audio folder {f} does not exist: check the path")
-        if args.csv and not Path(args.csv).is_file(): raise MovieFactoryError(f"captions CSV {args.csv} does not exist: check the path or leave --csv out")
+        if args.csv: _check_csv(args.csv)
         from moviefactory.audio import AudioLibrary
-        lib = AudioLibrary.build(args.folders, csv=args.csv, index_dir=args.index_dir, kind=args.kind, licence=args.licence,
-                                 audio_embeddings=not args.no_audio_embeddings)
-        print(f"library {args.index_dir}: {lib.summary()}")
+        with quiet_loaders():
+            lib = AudioLibrary.build(args.folders, csv=args.csv, index_dir=args.index_dir, kind=args.kind, licence=args.licence,
+                                     audio_embeddings=not args.no_audio_embeddings)
+        print(printable(f"library {args.index_dir}: {lib.summary()}"))
     elif args.action == "update":
+        if args.csv: _check_csv(args.csv)
         lib = _open_library(args.index_dir)
-        rep = lib.update(args.folder, csv=args.csv, kind=args.kind, licence=args.licence)
+        with quiet_loaders(): rep = lib.update(args.folder, csv=args.csv, kind=args.kind, licence=args.licence)
         print(f"added {rep['added']} of {rep['found']} files ({len(rep['skipped'])} skipped) -> {lib.summary()}")
     elif args.action == "search":
         check_number(args.k, "-k", 1, 1000, integer=True)
-        for h in _open_library(args.index_dir).search_text(args.query, k=args.k, kind=args.kind):
-            print(f"{h.score:+.3f}  {h.item.kind:6s} {h.item.caption}  ({h.item.path})")
-    else: print(_open_library(args.index_dir).licence_table())
+        with quiet_loaders():
+            hits = _open_library(args.index_dir).search_text(args.query, k=args.k, kind=args.kind)
+        for h in hits: print(printable(f"{h.score:+.3f}  {h.item.kind:6s} {h.item.caption}  ({h.item.path})"))
+    else: print(printable(_open_library(args.index_dir).licence_table(), lines=True))     # (captions, licences: a CSV's text)
     return 0
 
 # %% ../nbs/14_cli.ipynb #777cbb5c
@@ -191,7 +205,7 @@ def _train(args) -> int:
                    camera_weights=cams, watermark_weight=args.watermark_weight, guidance_scale=args.guidance_scale,
                    temporal_resblock=args.temporal_resblock, checkpoint_every=args.checkpoint_every,
                    warmup_steps=args.warmup_steps)
-    print(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}")
+    print(printable(f"stage {s['stage']}: {s['step']} steps in {s['wall_s']:.0f}s, final loss {s['final_loss']:.4f} -> {args.out_dir}"))
     return 0
 
 # %% ../nbs/14_cli.ipynb #c6889436
@@ -225,8 +239,10 @@ def _read_videos(folder) -> list:
 def _captions(path, n: int) -> list[str]:
     p = Path(path)
     if not p.is_file(): raise MovieFactoryError(f"no captions file {p}: give a text file or a script JSON")
-    caps = ([s.prompt for s in Script.load(p).scenes] if p.suffix == ".json"
-            else [l.strip() for l in p.read_text(encoding="utf-8").splitlines() if l.strip()])
+    if p.suffix == ".json": caps = [s.prompt for s in Script.load(p).scenes]
+    else:
+        try: caps = [l.strip() for l in p.read_bytes().decode("utf-8").splitlines() if l.strip()]
+        except UnicodeDecodeError as e: raise MovieFactoryError(f"captions file {p.name} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
     if len(caps) != n: raise MovieFactoryError(f"{p.name} has {len(caps)} captions for {n} videos: give one per video, in file order")
     return caps
 
@@ -266,7 +282,7 @@ def _eval(args) -> int:
 class _Parser(argparse.ArgumentParser):
     "argparse, with a usage error on one line that points to --help, instead of the usage block."
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {printable(message)} (see {self.prog} --help)\n")
 
 def _add_verbose(p: argparse.ArgumentParser, default=argparse.SUPPRESS):
     "`--verbose` on `p` and every sub-command below it, so it may come anywhere on the line."
@@ -311,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_argv(argv); get_config()          # (a bad MOVIEFACTORY_* setting stops here, before any work)
         return int(args.func(args) or 0)
     except MovieFactoryError as e:
-        print(f"moviefactory: error: {e}", file=sys.stderr)
+        print(f"moviefactory: error: {printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("moviefactory: interrupted; finished scenes are kept in the cache", file=sys.stderr)
@@ -322,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose: raise
         if e.errno not in _USER_OS_ERRORS: return _unexpected(e)
         where = f" {e.filename}" if e.filename else ""
-        print(f"moviefactory: error: cannot write or read{where} ({e.strerror or e}): free some space or choose another folder", file=sys.stderr)
+        print(printable(f"moviefactory: error: cannot write or read{where} ({e.strerror or e}): free some space or choose another folder"), file=sys.stderr)
         return 2
     except Exception as e:
         if args.verbose: raise
@@ -330,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _unexpected(e: BaseException) -> int:
     msg = " ".join(str(e).split())[:200] or "(no message)"
-    print(f"moviefactory: error: unexpected {type(e).__name__}: {msg} (a bug: rerun with --verbose for the traceback)", file=sys.stderr)
+    print(f"moviefactory: error: unexpected {type(e).__name__}: {printable(msg)} (a bug: rerun with --verbose for the traceback)", file=sys.stderr)
     return 1
 
 # %% ../nbs/14_cli.ipynb #afe82542

@@ -64,7 +64,7 @@ def timeline(lengths: Sequence[int], fps: float = 8, crossfade: float = 0.5, tit
     _check(isinstance(fps, (int, float)) and 1 <= fps <= 240, f"fps {fps!r} is out of range: use 1 to 240 frames per second")
     lengths = tuple(int(n) for n in lengths)
     _check(len(lengths) > 0 and min(lengths) > 0, "the timeline needs at least one scene of at least one frame")
-    _check(isinstance(crossfade, (int, float)) and crossfade >= 0, f"crossfade {crossfade!r} must be 0 or more seconds")
+    _check(isinstance(crossfade, (int, float)) and 0 <= crossfade <= 30, f"crossfade {crossfade!r} must be 0 to 30 seconds")
     _check(isinstance(title_seconds, (int, float)) and 0 <= title_seconds <= 30, f"title_seconds {title_seconds!r} must be 0 to 30")
     cf, title = int(round(crossfade * fps)), int(round(title_seconds * fps))
     _check(cf <= min(lengths) // 2, f"crossfade {crossfade} s is more than half the shortest clip "
@@ -147,7 +147,10 @@ def title_card(text: str, size: tuple[int, int], seconds: float = 2.0, fps: floa
     "A title card of `seconds` at `fps`: `text` (and a smaller `subtitle`) in white on a dark gradient; `size` is (height, width)."
     from PIL import Image, ImageDraw
     _check(isinstance(text, str) and text.strip(), "the title is empty: pass the movie's title, or title=False")
+    _check(isinstance(seconds, (int, float)) and 0 <= seconds <= 60, f"title card of {seconds!r} seconds: use 0 to 60")
+    _check(isinstance(fps, (int, float)) and 1 <= fps <= 240, f"fps {fps!r} is out of range: use 1 to 240 frames per second")
     H, W = int(size[0]), int(size[1])
+    _check(0 < H <= 8192 and 0 < W <= 8192, f"title card size {H}x{W} (H x W) is out of range: use 1 to 8192 pixels a side")
     n = max(1, int(round(seconds * fps)))
     grad = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
     bg = (np.array([16, 20, 40], np.float32) * (1 - grad) + np.array([2, 2, 6], np.float32) * grad)

@@ -14,12 +14,12 @@ import numpy as np
 # %% auto #0
 __all__ = ['MOODS', 'MAX_PROMPT_CHARS', 'MAX_SCENES', 'MAX_IDEA_CHARS', 'MAX_CUE_CHARS', 'MAX_JSON_CHARS', 'MAX_JSON_DIGITS',
            'SAMPLERS', 'MAX_SEED', 'MAX_FRAME_SIDE', 'PICKLE_SUFFIXES', 'LOG_LEVELS', 'MovieFactoryError', 'clean_text',
-           'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff', 'check_deep_cache',
-           'check_number', 'check_seed', 'check_frame_size', 'check_writable', 'check_weights', 'read_json_file',
-           'local_model_dir', 'check_sound_library', 'Config', 'get_config', 'seed_everything', 'get_device',
-           'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder', 'sweep_temps',
-           'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash', 'Cache',
-           'BarSafeHandler', 'get_logger', 'progress', 'quiet_loaders']
+           'printable', 'Scene', 'Script', 'parse_json', 'Movie', 'check_sampler', 'check_guidance_cutoff',
+           'check_deep_cache', 'check_number', 'check_seed', 'check_frame_size', 'check_writable', 'check_weights',
+           'read_json_file', 'local_model_dir', 'check_sound_library', 'Config', 'get_config', 'seed_everything',
+           'get_device', 'get_dtype', 'cpu_bf16_native', 'compute_dtype', 'precision_note', 'writable_folder',
+           'sweep_temps', 'atomic_path', 'atomic_write_text', 'atomic_write_bytes', 'frames_to_uint8', 'content_hash',
+           'Cache', 'BarSafeHandler', 'get_logger', 'progress', 'quiet_loaders']
 
 # %% ../nbs/00_core.ipynb #d9874293
 class MovieFactoryError(ValueError):
@@ -60,6 +60,12 @@ def clean_text(text: str) -> str:
     control characters (bidi overrides included) are removed, and runs of white space become one space."""
     text = _ESCAPES.sub("", _SURROGATES.sub("\ufffd", text))
     return _CONTROLS.sub("", _SPACES.sub(" ", text)).strip()
+
+def printable(text, lines: bool = False) -> str:
+    """`text` as it may be printed on a terminal: control characters (an escape sequence's ESC too), bidi overrides and
+    lone surrogates shown as Python escapes (`\\x1b`), never acted on; `lines` keeps the line breaks. For what we echo
+    (paths, a library's captions, log lines), where `clean_text` would change what the user has to find."""
+    return "".join(c if c.isprintable() or c == " " or (lines and c == "\n") else ascii(c)[1:-1] for c in str(text))
 
 @dataclass
 class Scene:
@@ -374,7 +380,10 @@ class Config:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 def _coerce(value: str, typ):
-    if typ in (bool, "bool"): return value.strip().lower() in ("1", "true", "yes", "on")
+    if typ in (bool, "bool"):
+        v = value.strip().lower()
+        _check(v in ("1", "true", "yes", "on", "0", "false", "no", "off", ""), f"expected 1 or 0 (on or off), got {value!r}")
+        return v in ("1", "true", "yes", "on")
     if typ in (int, "int"):
         try: return int(value)
         except ValueError: raise MovieFactoryError(f"expected an integer, got {value!r}") from None
@@ -603,7 +612,7 @@ class BarSafeHandler(logging.StreamHandler):
     def emit(self, record):
         try:
             from tqdm import tqdm
-            tqdm.write(self.format(record), file=self.stream)
+            tqdm.write(printable(self.format(record), lines=True), file=self.stream)   # (paths, captions: echoed safely)
         except Exception: self.handleError(record)
 
 def get_logger(name: str = "moviefactory") -> logging.Logger:

@@ -178,18 +178,36 @@ def frame_size(d: Path | None, sd2: bool, height=None, width=None) -> tuple[int,
     return h, w
 
 
+# %% ../nbs/15_make.ipynb #checkfiles01
+def _check_make_files(idea=None, out="movie.mp4", script=None, cache_dir=None, llm="auto", base_url=None, llm_model=None):
+    "The idea or script (a script file is read and checked now), the movie's and the cache's folders, and the LLM's settings."
+    from moviefactory.script import LLM_CHOICES, choose_writer, openai_settings
+    path_like = lambda v: isinstance(v, (str, os.PathLike))
+    if script is None:
+        if idea is not None and not isinstance(idea, str): raise MovieFactoryError(f"idea must be text, not {type(idea).__name__}: pass a line describing the movie")
+        if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
+    elif not isinstance(script, Script):
+        if not path_like(script): raise MovieFactoryError(f"script must be a Script or a JSON file path, not {type(script).__name__}")
+        if not Path(script).is_file(): raise MovieFactoryError(f"script file {script} does not exist: write one with `moviefactory script` or check the path")
+        Script.load(script)                                  # (read and checked now: a bad one is one line, before any work)
+    else:                                                    # (a Script is checked again: it may have been changed since)
+        try: Script(script.idea, [dataclasses.asdict(s) for s in script.scenes], script.mood, script.backend)
+        except TypeError: raise MovieFactoryError("the script's scenes must be a list of Scene objects") from None
+    if not path_like(out): raise MovieFactoryError(f"output must be a file path ending in .mp4, not {type(out).__name__}")
+    if Path(out).suffix.lower() != ".mp4": raise MovieFactoryError(f"output {Path(out).name!r} must end in .mp4: e.g. -o movie.mp4")
+    check_writable(out, "movie", min_free=MIN_FREE)
+    if cache_dir is not None and not path_like(cache_dir): raise MovieFactoryError(f"cache_dir must be a folder path, not {type(cache_dir).__name__}")
+    check_writable(get_config().cache_dir if cache_dir is None else cache_dir, "cache", folder=True)
+    if str(llm or "auto").strip().lower() not in LLM_CHOICES: raise MovieFactoryError(f"unknown LLM choice {llm!r}: use one of {', '.join(LLM_CHOICES)}")
+    if script is None and choose_writer(llm, base_url)[0] == "openai": openai_settings(base_url, llm_model)   # (MOVIEFACTORY_LLM* too)
+
+
 # %% ../nbs/15_make.ipynb #3ce31290
 def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", model=None, sd2=None, extras=None, domain="hd",
                        guided=None, sampler=None, upscale="auto", library="default", audio=True, device="auto", dtype=None,
-                       height=None, width=None, allow_untrained_extras=False, **_):
+                       height=None, width=None, allow_untrained_extras=False, cache_dir=None, base_url=None, llm_model=None, **_):
     from moviefactory.script import LLM_CHOICES
-    if script is None:
-        if not isinstance(idea, str) or not idea.strip(): raise MovieFactoryError("idea is empty: pass a line of text describing the movie")
-    elif not isinstance(script, Script) and not Path(script).is_file():
-        raise MovieFactoryError(f"script file {script} does not exist: write one with `moviefactory script` or check the path")
-    if Path(out).suffix.lower() != ".mp4": raise MovieFactoryError(f"output {Path(out).name!r} must end in .mp4: e.g. -o movie.mp4")
-    check_writable(out, "movie", min_free=MIN_FREE)
-    if str(llm or "auto").strip().lower() not in LLM_CHOICES: raise MovieFactoryError(f"unknown LLM choice {llm!r}: use one of {', '.join(LLM_CHOICES)}")
+    _check_make_files(idea, out, script, cache_dir, llm, base_url, llm_model)
     if upscale not in UPSCALERS: raise MovieFactoryError(f"upscale {upscale!r} is unknown: use {', '.join(UPSCALERS)}")
     if sampler is not None: check_sampler(sampler)
     if dtype not in (None, "auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16"):
@@ -220,6 +238,7 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
     frame_size(d if isinstance(d, Path) else None, sd2 is not None, height, width)
     if doms and domain not in doms: raise MovieFactoryError(f"domain {domain!r} is unknown to this model: use one of {', '.join(doms)}")
     if audio and library not in (None, "default"):
+        if not isinstance(library, (str, os.PathLike)): raise MovieFactoryError(f"library must be a sound library folder or 'default', not {type(library).__name__}")
         check_sound_library(library)
 
 UNTRAINED_EXTRAS = ("--sd2 without --extras has no trained temporal layers, so every frame is an independent image "

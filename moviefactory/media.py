@@ -21,6 +21,8 @@ def save_clip(frames: np.ndarray, path, fps: float = 8, crf: int = 12, preset: s
     "Write frames `uint8 (F,H,W,3)` to `path`: `.mkv` FFV1 lossless (the cache format), `.npz` exact, or `.mp4` H.264 (lossy, `crf`, x264 `preset`)."
     p = Path(path)
     _check(p.suffix.lower() in CLIP_SUFFIXES, f"cannot write a clip as {p.suffix!r}: use {', '.join(CLIP_SUFFIXES)}")
+    _check(isinstance(fps, (int, float)) and not isinstance(fps, bool) and 1 <= fps <= 240,
+           f"fps {fps!r} is out of range: use 1 to 240 frames per second")
     x = check_clips([frames])[0]
     with atomic_path(p) as tmp:
         if p.suffix.lower() == ".npz":
@@ -51,7 +53,7 @@ def load_clip(path) -> np.ndarray:
             import av
             with av.open(str(p)) as c: x = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
     except Exception as e:
-        raise MovieFactoryError(f"cannot read clip {p.name} ({_reason(e)}): delete it so the scene is rendered again") from None
+        raise MovieFactoryError(f"cannot read clip {p.name} ({_reason(e)}): it is damaged or not a video (a cached scene's clip: delete it so the scene is rendered again)") from None
     return x
 
 # %% ../nbs/01b_media.ipynb #3e8a2e60

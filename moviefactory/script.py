@@ -539,7 +539,7 @@ class OpenAIWriter:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature}
         fmt = self.response_format
         if fmt != "text": body["response_format"] = response_format(fmt, num_scenes)
-        late = _Failed(f"did not finish within {self.timeout:g}s", "raise --timeout, check the server, or use --llm template")
+        late = _Failed(f"did not finish within {self.timeout:g}s", "raise --llm-timeout, check the server, or use --llm template")
         try: status, headers, data = post_json(f"{self.base_url}/chat/completions", body, self.headers, deadline)
         except (TimeoutError, httpx.TimeoutException): raise late from None
         except httpx.ConnectError: raise _Failed("cannot be reached", "start the server (or fix --base-url) or use --llm template", retry=True) from None

@@ -7,7 +7,7 @@ time (headers too, if asked), a connection cut mid-body, and a llama-cpp-python 
 when the server closes or the client goes away, so no thread outlives a test by more than one drip interval.
 """
 from __future__ import annotations
-import http.server, json, re, socket, threading, time
+import http.server, json, re, socket, sys, threading, time
 from dataclasses import dataclass, field
 
 
@@ -116,6 +116,10 @@ class LLMServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads, self.httpd.block_on_close = True, False
+        loud = self.httpd.handle_error
+        def handle_error(request, client_address):    # a client that gave up (a deadline) is expected, not a traceback on stderr
+            if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)): loud(request, client_address)
+        self.httpd.handle_error = handle_error
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 

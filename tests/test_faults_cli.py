@@ -2,12 +2,12 @@
 
 Each case runs the real CLI (`moviefactory.cli.main`) and asserts what a user sees: a non-zero exit status, exactly
 one line on stderr and no traceback, no file created anywhere in the working folder (the cache included), and an
-answer within seconds, i.e. before any model is loaded or any stage has run. The whole table runs in this process
+answer within seconds of CPU time, i.e. before any model is loaded or any stage has run. The whole table runs in this process
 (fast); a sample of it, the cases that depend on the process (environment, user id, a full disk, a missing
 package), and the checks of exit status run as separate `python -m moviefactory.cli` processes. Property-based cases
 (hypothesis) throw out-of-range and non-finite numbers at every numeric flag.
 """
-import contextlib, io, json, math, os, shutil, subprocess, sys, tempfile, time
+import contextlib, io, json, math, os, resource, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK = 20.0            # seconds: below any stage on a slow CPU, far above a check (well under 1 s alone, on a busy machine 1-3 s)
+QUICK = 20.0            # CPU seconds: below any stage on a slow CPU, far above a check (well under 1 s; a process with its imports 1-3 s).
+                        # CPU time, not wall time: on a shared machine (load 6 on 2 cores) a 2 s check took 50 s of wall time
 # the checks come before torch is imported (2 s, and every model needs it): the processes of the table prove it
 NO_TORCH = """import sys
 from moviefactory.cli import main
@@ -61,6 +62,10 @@ def world():
     (w / "cut.json").write_text('{"idea": "a car", "scenes": [{"prompt": "a car"')
     (w / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
     (w / "digits.json").write_text('{"idea": "a car", "scenes": [{"prompt": "a car", "duration": ' + "9" * 5000 + "}]}")
+    (w / "zero.json").write_text('{"idea": "a car", "scenes": []}')
+    (w / "latin1.csv").write_bytes("file,caption\nbeep.wav,caf\u00e9 bell\n".encode("latin-1"))      # (a sound pack's CSV)
+    (w / "huge.csv").write_text('file,caption\nbeep.wav,"' + "x" * 200_000 + '"\n')
+    (w / "latin1.json").write_bytes('{"idea": "a caf\u00e9 race", "scenes": [{"prompt": "a car"}]}'.encode("latin-1"))
     (w / "a-folder.mp4").mkdir()
     (w / "videos").mkdir()
     (w / "caps.txt").write_text("a red car\n")
@@ -129,6 +134,21 @@ CASES = [
     (["make", "   ", "-o", f"{W}/movie.mp4"], "idea is empty"),
     (["make", "car \udcff", "-o", f"{W}/movie.mp4"], "is not valid UTF-8 text"),
     (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/nope.json"], "script file"),
+    # make: script files that cannot be used, refused before any work (they were read after the first log lines)
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/cut.json"], "script is not valid JSON"),
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/deep.json"], "script nests too deeply to read"),
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/digits.json"], "a number of 5000 digits"),
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/zero.json"], "script has 0 scenes"),
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/latin1.json"], "script is not UTF-8 text"),
+    (["make", "-o", f"{W}/movie.mp4", "--script", f"{W}/caps.txt"], "script is not valid JSON"),
+    # terminal escapes in what a line echoes are shown as \x1b, not sent to the terminal
+    (["make", "a car", "-o", "/proc/\x1b[2J\x1b]0;owned\x07.mp4"], "cannot write movie /proc/\\x1b[2J\\x1b]0;owned\\x07.mp4"),
+    (MAKE + ["--upscale", "\x1b[2Jbig"], "invalid choice: '\\x1b[2Jbig'"),
+    (MAKE + ["--library", f"{W}/\x1b[31mred"], "no sound library at"),
+    (["library", "search", "\u202eevil", "dog"], "no sound library at \\u202eevil"),
+    # make: a cache folder that cannot be written (it was found after the first log lines)
+    (MAKE + ["--cache-dir", "/proc/cache"], "cannot write cache /proc/cache"),
+    (MAKE + ["--cache-dir", f"{W}/caps.txt"], "is a file, not a folder"),
     # make: outputs that cannot be written
     (["make", "a car", "-o", "/proc/foo.mp4"], "cannot write movie /proc/foo.mp4"),
     (["make", "a car", "-o", f"{W}/movie.avi"], "must end in .mp4"),
@@ -174,6 +194,9 @@ CASES = [
     (["library", "build", "/proc/lib", f"{W}/sounds"], "cannot write library /proc/lib"),
     (["library", "build", f"{W}/newlib", f"{W}/sounds", f"{W}/nope"], "audio folder"),
     (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/nope.csv"], "captions CSV"),
+    (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/latin1.csv"], "captions CSV latin1.csv is not UTF-8 text (byte 25)"),
+    (["library", "build", f"{W}/newlib", f"{W}/sounds", "--csv", f"{W}/huge.csv"], "field larger than field limit"),
+    (["library", "update", f"{W}/lib-cut", f"{W}/sounds", "--csv", f"{W}/latin1.csv"], "is not UTF-8 text"),
     # train
     (TRAIN + ["--max-steps", "-5", "--batch-size", "0"], "max steps -5 is out of range"),
     (TRAIN + ["--batch-size", "0"], "batch size 0 is out of range"),
@@ -213,34 +236,36 @@ def fill(args, w):
 
 
 def cli_in_process(args, w, monkeypatch):
-    "Run `main(args)` here, with stderr and stdout captured; (status, stderr lines, seconds)."
+    "Run `main(args)` here, with stderr and stdout captured; (status, stderr lines, CPU seconds)."
     from moviefactory.cli import main
     monkeypatch.chdir(w)
     for k, v in env_for(w).items():
         if k.startswith(("MOVIEFACTORY_", "HF_")): monkeypatch.setenv(k, v)
     err, out = io.StringIO(), io.StringIO()
-    t0 = time.time()
+    t0 = time.process_time()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         try: rc = main(args)
         except SystemExit as e: rc = e.code
-    return rc, [l for l in err.getvalue().splitlines() if l.strip()], time.time() - t0
+    return rc, [l for l in err.getvalue().splitlines() if l.strip()], time.process_time() - t0
 
 
 def cli_process(args, w, env=None, prefix=(), code=None, timeout=120):
-    "Run `python -m moviefactory.cli args` (or `python -c code args`) as its own process."
+    "Run `python -m moviefactory.cli args` (or `python -c code args`) as its own process: (status, stderr lines, its CPU seconds)."
     cmd = [*prefix, sys.executable, *(["-c", code] if code else ["-m", "moviefactory.cli"]), *args]
-    t0 = time.time()
+    cpu = lambda: (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
+    t0 = cpu()
     r = subprocess.run(cmd, cwd=w, env=env or env_for(w), capture_output=True, timeout=timeout,
                        text=True, errors="backslashreplace")
-    return r.returncode, [l for l in r.stderr.splitlines() if l.strip()], time.time() - t0
+    return r.returncode, [l for l in r.stderr.splitlines() if l.strip()], cpu() - t0
 
 
 def assert_one_line(rc, lines, secs, expect, limit=QUICK):
     assert rc == 2, (rc, lines)
     assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert lines[0].isprintable(), lines               # no escape sequence, control character or bidi override reaches the terminal
     assert lines[0].startswith("moviefactory"), lines
     if expect: assert expect in lines[0], (expect, lines[0])
-    assert secs < limit, f"{secs:.1f}s: checked too late"
+    assert secs < limit, f"{secs:.1f} CPU-s: checked too late"
 
 
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[" ".join(a)[:70] for a, _ in CASES])
@@ -260,7 +285,7 @@ def test_hostile_processes(world):
         assert_one_line(rc, lines, secs[i], expect)
     assert listing(world) == before, listing(world) ^ before
     assert len(secs) >= 25
-    print(f"{len(secs)} processes, slowest {max(secs.values()):.1f}s ({' '.join(CASES[max(secs, key=secs.get)][0])[:60]})")
+    print(f"{len(secs)} processes, slowest {max(secs.values()):.1f} CPU-s ({' '.join(CASES[max(secs, key=secs.get)][0])[:60]})")
 
 
 def test_train_as_process(world):
@@ -284,8 +309,10 @@ def test_bad_log_level(world):
 
 def test_hub_id_offline_is_quick(world):
     "An SD2 hub id that is not downloaded fails at once offline (it used to retry for minutes)."
+    t0 = time.time()               # (wall time here: the retries it made slept between attempts)
     rc, lines, secs = cli_process(fill(MAKE + ["--sd2", "stabilityai/stable-diffusion-2-base"], world), world)
     assert_one_line(rc, lines, secs, "huggingface-cli download stabilityai/stable-diffusion-2-base", limit=5)
+    assert time.time() - t0 < 60, "minutes of retries are back"
 
 
 def _setpriv():
@@ -336,7 +363,7 @@ def test_full_disk(world):
         lines_before = set(os.listdir(d)) if d else None
         assert_one_line(*cli_process(["make", "a car", "-o", f"{out}/movie.mp4"], world, code=code), "MiB free in")
         if d is None: (world / "full").mkdir()
-        assert_one_line(*cli_process(["script", "a car", "--llm", "template", "-o", f"{out}/s.json"], world, code=code),
+        assert_one_line(*cli_process(["script", "a car", "--llm", "template", "--world", "any", "-o", f"{out}/s.json"], world, code=code),
                         "No space left on device")
         assert not list(Path(out).glob("*s.json*")), list(Path(out).iterdir())
         if d: assert set(os.listdir(d)) == lines_before
@@ -364,7 +391,7 @@ def boom(*a, **k): raise KeyError("injected")
 s.write_script = boom
 from moviefactory.cli import main
 sys.exit(main(sys.argv[1:]))"""
-    args = ["script", "a car", "--llm", "template", "-o", f"{world}/s.json"]
+    args = ["script", "a car", "--llm", "template", "--world", "any", "-o", f"{world}/s.json"]
     rc, lines, _ = cli_process(args, world, code=code)
     assert rc == 1 and len(lines) == 1 and "unexpected KeyError" in lines[0] and "--verbose" in lines[0], lines
     rc, lines, _ = cli_process(args + ["--verbose"], world, code=code)
@@ -381,7 +408,7 @@ def test_same_llm_flags_everywhere(world, tmp_path):
         assert (a.llm_model, a.llm_timeout) == ("m", 5.0)
     a = p.parse_args(["make", "x", "--llm-model", "m", "--llm-timeout", "5"])
     assert (a.llm_model, a.llm_timeout) == ("m", 5.0)
-    rc, _, _ = cli_process(["script", "a car", "-n", "2", "--llm", "template", "--model", "ignored", "--timeout", "5",
+    rc, _, _ = cli_process(["script", "a car", "-n", "2", "--llm", "template", "--world", "any", "--model", "ignored", "--timeout", "5",
                             "-o", str(tmp_path / "s.json")], world)
     assert rc == 0 and json.loads((tmp_path / "s.json").read_text())["backend"] == "template"
 
@@ -435,3 +462,101 @@ def test_check_number_agrees_with_its_range(v, lo, width):
     ok = math.isfinite(v) and lo <= v <= hi
     try: assert check_number(v, "x", lo, hi) == float(v) and ok
     except MovieFactoryError as e: assert not ok and "\n" not in str(e)
+
+
+# --- the Python API: the same one line for the same mistakes, no bare Python exception --------------------------------
+def _api_cases(w):
+    from moviefactory.compose import compose, timeline, title_card
+    from moviefactory.core import Scene, Script
+    from moviefactory.make import make_movie
+    from moviefactory.media import save_clip
+    clip, inf, nan = np.zeros((4, 80, 192, 3), np.uint8), math.inf, math.nan
+    emptied = Script("a car", [Scene("a red car")]); emptied.scenes = []
+    out = str(w / "api.mp4")
+    return [  # (call, what the MovieFactoryError must say)
+        (lambda: timeline([4, 4], 8, inf), "crossfade inf must be 0 to 30 seconds"),
+        (lambda: timeline([4, 4], 8, nan), "crossfade nan must be 0 to 30 seconds"),
+        (lambda: compose([clip, clip], out, crossfade=inf), "crossfade inf"),
+        (lambda: title_card("x", (80, 192), nan), "title card of nan seconds"),
+        (lambda: title_card("x", (80, 192), 1e9), "title card of 1000000000.0 seconds"),
+        (lambda: title_card("x", (80, 192), 2, fps=inf), "fps inf is out of range"),
+        (lambda: title_card("x", (0, 192)), "title card size 0x192"),
+        (lambda: save_clip(clip, w / "c.mkv", fps=inf), "fps inf is out of range"),
+        (lambda: save_clip(clip, w / "c.mkv", fps=0), "fps 0 is out of range"),
+        (lambda: make_movie("a car", None), "output must be a file path ending in .mp4, not NoneType"),
+        (lambda: make_movie("a car", out, library=123), "library must be a sound library folder or 'default', not int"),
+        (lambda: make_movie(None, out, script={"idea": "a car"}), "script must be a Script or a JSON file path, not dict"),
+        (lambda: make_movie(None, out, script=emptied), "script has 0 scenes"),
+        (lambda: make_movie(123, out), "idea must be text, not int"),
+        (lambda: make_movie("a car", out, cache_dir="/proc/cache"), "cannot write cache /proc/cache"),
+        (lambda: make_movie("a car", out, crossfade=inf), "crossfade inf is not a finite number"),
+        (lambda: make_movie("a car", out, guidance=nan), "guidance nan is not a finite number"),
+        (lambda: make_movie("a car", out, seed=nan), "seed nan is not a whole number"),
+    ]
+
+
+def test_api_hostile(world):
+    "Bad values given to the Python API: one `MovieFactoryError` line each (a bare OverflowError, ValueError, MemoryError or TypeError before), nothing written."
+    from moviefactory.core import MovieFactoryError
+    before = listing(world)
+    for i, (call, expect) in enumerate(_api_cases(world)):
+        t0 = time.process_time()
+        with pytest.raises(MovieFactoryError) as e: call()
+        msg = str(e.value)
+        assert expect in msg and "\n" not in msg, (i, expect, msg)
+        assert time.process_time() - t0 < QUICK, (i, "checked too late")
+    assert listing(world) == before, listing(world) ^ before
+
+
+def test_library_text_is_printed_safely(world, tmp_path, capsys):
+    "A sound pack's CSV is someone else's text: its captions and licences are printed with escapes shown, not acted on."
+    import soundfile as sf
+    from moviefactory.cli import main
+    snd = tmp_path / "snd"; snd.mkdir()
+    sf.write(snd / "beep.wav", 0.3 * np.sin(np.arange(8000) / 8), 16000)
+    (snd / "caps.csv").write_text('file,caption,tags\nbeep.wav,"a dog \x1b]0;owned\x07\x1b[2J barks \u202eloud",dog\n')
+    lib = str(tmp_path / "lib")
+    assert main(["library", "build", lib, str(snd), "--csv", str(snd / "caps.csv"), "--no-audio-embeddings",
+                 "--licence", "CC0\x1b[31m"]) == 0
+    assert main(["library", "search", lib, "dog"]) == 0 and main(["library", "licences", lib]) == 0
+    out, err = capsys.readouterr()
+    assert "\\x1b]0;owned\\x07\\x1b[2J barks \\u202eloud" in out and "CC0\\x1b[31m" in out, out
+    assert all(line.isprintable() for line in (out + err).splitlines()), (out + err)
+    assert "Loading weights" not in err, err                       # (the text model's loading bar stays off stderr too)
+
+
+# --- settings from the environment, in this process: each one line before any work (some were found after the first log lines)
+ENV_CASES = [({"MOVIEFACTORY_CACHE_DIR": "/proc/cache"}, "cannot write cache /proc/cache"),
+             ({"MOVIEFACTORY_PROGRESS": "maybe"}, "MOVIEFACTORY_PROGRESS: expected 1 or 0 (on or off), got 'maybe'"),
+             ({"MOVIEFACTORY_LLM": "gpt5"}, "MOVIEFACTORY_LLM='gpt5' is unknown"),
+             ({"MOVIEFACTORY_LLM_BASE_URL": "ftp://example.com/v1"}, "LLM base URL 'ftp://example.com/v1' is not an http(s) URL"),
+             ({"MOVIEFACTORY_LLM": "openai", "OPENAI_BASE_URL": "file:///etc/passwd"}, "is not an http(s) URL"),
+             ({"MOVIEFACTORY_SEED": "1e3"}, "MOVIEFACTORY_SEED: expected an integer")]
+
+
+@pytest.mark.parametrize("i", range(len(ENV_CASES)), ids=[" ".join(e) for e, _ in ENV_CASES])
+def test_bad_settings_in_process(i, world, monkeypatch):
+    env, expect = ENV_CASES[i]
+    before = listing(world)
+    from moviefactory.cli import main
+    monkeypatch.chdir(world)
+    for k, v in (env_for(world) | env).items():
+        if k.startswith(("MOVIEFACTORY_", "HF_", "OPENAI_")): monkeypatch.setenv(k, v)
+    err = io.StringIO(); t0 = time.process_time()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()): rc = main(fill(MAKE, world))
+    assert_one_line(rc, [l for l in err.getvalue().splitlines() if l.strip()], time.process_time() - t0, expect)
+    assert listing(world) == before, listing(world) ^ before
+
+
+def test_eval_captions_not_utf8(world, tmp_path, monkeypatch):
+    "`eval clipsim` with a captions file in Latin-1: one line naming the byte (a bare UnicodeDecodeError, exit 1, before)."
+    from moviefactory.media import save_clip
+    from safetensors.numpy import save_file
+    vids, clip = tmp_path / "vids", tmp_path / "clip"
+    vids.mkdir(); clip.mkdir()
+    save_clip(np.zeros((4, 32, 32, 3), np.uint8), vids / "a.mkv")
+    (clip / "config.json").write_text("{}"); save_file({"w": np.zeros(2, np.float32)}, str(clip / "model.safetensors"))
+    (tmp_path / "caps.txt").write_bytes("a caf\u00e9 at night\n".encode("latin-1"))
+    rc, lines, secs = cli_in_process(["eval", "clipsim", str(vids), "--captions", str(tmp_path / "caps.txt"), "--clip", str(clip)],
+                                     world, monkeypatch)
+    assert_one_line(rc, lines, secs, "captions file caps.txt is not UTF-8 text (byte 5): save it as UTF-8")
