@@ -28,7 +28,9 @@ def _add_make(sub):
     g.add_argument("--llm-model", help="model name on that server (or a local GGUF model folder); `script` calls it --model too")
     g.add_argument("--llm-timeout", type=float, default=60, help="seconds per LLM request (default 60)")
     v = m.add_argument_group("video")
-    v.add_argument("--model", help="a moviefactory-mini folder (default: the one shipped in the package)")
+    v.add_argument("--model", help="a moviefactory-mini folder (default: the one shipped in the package); with --world sprites, an open-vocabulary model folder")
+    v.add_argument("--world", default="toy", choices=("toy", "sprites"),
+                   help="what the video model draws: toy (the ten toy objects, default) or sprites (the open-vocabulary model: any of the sprite atlas's ~970 concepts, chapter openvocab)")
     v.add_argument("--sd2", help="a Stable Diffusion 2 folder in diffusers layout, to use instead of the mini model")
     v.add_argument("--extras", help="MovieFactory adapter/temporal weights for --sd2 (MovieUNet.save_extras)")
     v.add_argument("--allow-untrained-extras", action="store_true",
@@ -66,7 +68,7 @@ def _make(args) -> int:
     from moviefactory.make import check_make_args, make_movie
     if args.idea is None and args.script is None: raise MovieFactoryError("no idea given: moviefactory make \"a line of text\" (or --script FILE)")
     kw = dict(scenes=args.scenes, seed=args.seed, script=args.script, llm=args.llm,
-              base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model,
+              base_url=args.base_url, llm_model=args.llm_model, llm_timeout=args.llm_timeout, model=args.model, world=args.world,
               sd2=args.sd2, extras=args.extras, domain=args.domain, steps=args.steps, guidance=args.guidance, guided=args.guided,
               guidance_cutoff=args.guidance_cutoff, sampler=args.sampler, deep_cache=args.deep_cache,
               frames=args.frames, fps=args.fps, height=args.height, width=args.width,

@@ -15,9 +15,10 @@ from .core import (Cache, Movie, MovieFactoryError, Script, content_hash, get_co
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'SD2_SIZE', 'UNTRAINED_EXTRAS', 'UNTRAINED_FIX', 'weights_id',
-           'check_output', 'beside', 'video_model_id', 'load_video_model', 'frame_size', 'check_make_args',
-           'script_stage', 'Stopped', 'concept_lines', 'worth_saying', 'add_notes', 'make_movie', 'MovieApp']
+__all__ = ['log', 'WORLDS', 'MAX_FRAMES', 'UPSCALERS', 'MIN_FREE', 'SD2_SIZE', 'UNTRAINED_EXTRAS', 'UNTRAINED_FIX', 'weights_id',
+           'check_output', 'beside', 'openvocab_folder', 'video_model_id', 'load_video_model', 'frame_size',
+           'check_make_args', 'script_stage', 'Stopped', 'concept_lines', 'worth_saying', 'add_notes', 'make_movie',
+           'MovieApp']
 
 # %% ../nbs/15_make.ipynb #7b14ca0b
 def weights_id(*paths) -> str:
@@ -73,15 +74,26 @@ def beside(out: Path, suffix: str, alt: str, keep=()) -> Path:
                             "move them away or choose another -o")
 
 # %% ../nbs/15_make.ipynb #d6a7f09c
-def video_model_id(model=None, sd2=None, extras=None) -> str:
+WORLDS = ("toy", "sprites")   # what a mini video model draws: the ten toy objects, or the sprite atlas's concepts (openvocab)
+
+def openvocab_folder(model=None) -> Path:
+    "The open-vocabulary model's folder: `model`, else the shipped one (beside the mini model; found without importing torch)."
+    return Path(model).expanduser() if model is not None else _shipped_mini().parent / "openvocab"
+
+def video_model_id(model=None, sd2=None, extras=None, world: str = "toy") -> str:
     "The fingerprint of the video model `load_video_model` would load (what the clips' cache keys hash)."
     from moviefactory.mini import mini_dir
+    if world == "sprites": return weights_id(openvocab_folder(model), mini_dir() / "movie_unet")
     return weights_id(Path(sd2) / "unet", extras) if sd2 is not None else weights_id(Path(model) if model else mini_dir())
 
-def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: bool = False):
-    "A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one; `guided`: its guidance-distilled adapters), or `sd2` + `extras`."
+def load_video_model(model=None, sd2=None, extras=None, device="auto", guided: bool = False, world: str = "toy"):
+    """A `MoviePipeline`: moviefactory-mini (`model` folder or the shipped one; `guided`: its guidance-distilled adapters), or `sd2` + `extras`;
+    `world` "sprites": an `openvocab.OpenVocab` (`model`: its folder, default the shipped one), called like the pipeline."""
     from moviefactory.pipeline import MoviePipeline
     from moviefactory.mini import mini_dir
+    if world == "sprites":
+        from moviefactory.openvocab import OpenVocab
+        return OpenVocab.from_pretrained(openvocab_folder(model), device=device)
     if sd2 is not None:
         if extras is not None and not Path(extras).exists():
             raise MovieFactoryError(f"no extras file at {extras}: give the file written by MovieUNet.save_extras")
@@ -203,9 +215,19 @@ def _check_make_files(idea=None, out="movie.mp4", script=None, cache_dir=None, l
 
 
 # %% ../nbs/15_make.ipynb #3ce31290
+def _check_openvocab(model, sd2, guided) -> None:
+    "`--world sprites`: an open-vocabulary model folder (`model`, else the shipped one) and nothing it cannot use."
+    if sd2 is not None: raise MovieFactoryError("--world sprites is the open-vocabulary mini model, and SD2 draws anything: leave --world out with --sd2")
+    if guided: raise MovieFactoryError("the open-vocabulary model has no guided adapters: leave --guided out with --world sprites")
+    d = openvocab_folder(model)
+    for sub in ("unet", "picture_encoder"):
+        if not (d / sub / "config.json").is_file():
+            raise MovieFactoryError(f"no open-vocabulary model at {d} (missing {sub}/config.json): give a folder written by tools/train_openvocab.py --out")
+    check_weights(d, "open-vocabulary model")
+
 def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", model=None, sd2=None, extras=None, domain="hd",
                        guided=None, sampler=None, upscale="auto", library="default", audio=True, device="auto", dtype=None,
-                       height=None, width=None, allow_untrained_extras=False, cache_dir=None, base_url=None, llm_model=None, **_):
+                       height=None, width=None, allow_untrained_extras=False, cache_dir=None, base_url=None, llm_model=None, world="toy", **_):
     from moviefactory.script import LLM_CHOICES
     _check_make_files(idea, out, script, cache_dir, llm, base_url, llm_model)
     if upscale not in UPSCALERS: raise MovieFactoryError(f"upscale {upscale!r} is unknown: use {', '.join(UPSCALERS)}")
@@ -218,6 +240,8 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
     if extras is not None and sd2 is None: raise MovieFactoryError("extras are MovieFactory layers for an SD2 base: give --sd2 FOLDER too, or leave --extras out")
     if model is not None and sd2 is not None: raise MovieFactoryError("give --model (a moviefactory-mini folder) or --sd2, not both")
     if guided and sd2 is not None: raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters; SD2 has none: leave --guided out")
+    if world not in WORLDS: raise MovieFactoryError(f"unknown world {str(world)[:40]!r}: use toy (the ten toy objects) or sprites (any concept of the sprite atlas)")
+    if world == "sprites": model = _check_openvocab(model, sd2, guided)     # then its motion layers and VAE: the shipped mini's
     if sd2 is not None:
         d = local_model_dir(sd2, "Stable Diffusion 2", need="unet/config.json")
         if isinstance(d, Path): check_weights(d, "Stable Diffusion 2")
@@ -339,13 +363,13 @@ def _sound_stage(sc, keys, ac, vc, library, frames, force, stop, bar) -> tuple[l
 
 # %% ../nbs/15_make.ipynb #6ff2d6f5
 def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler, deep_cache,
-                 frames, fps, batch_size, device, dtype, vc, force, stop, on_progress, size=(None, None)) -> tuple[list[str], Cache]:
+                 frames, fps, batch_size, device, dtype, vc, force, stop, on_progress, size=(None, None), world="toy") -> tuple[list[str], Cache]:
     "Each scene's clip in the cache `vc` (made now unless it is there, whole); their keys. The model loads only if needed."
     from moviefactory.mini import default_guidance_scale, GUIDED_FILE, mini_dir, MINI_GUIDED_STEPS, MINI_SAMPLER, MINI_STEPS, sampler_from   # (imports torch and diffusers once, here)
-    n, mid = len(sc.scenes), video_model_id(model, sd2, extras)
+    n, mid = len(sc.scenes), video_model_id(model, sd2, extras, world)
     sampler_ = sampler if sampler is not None else (None if sd2 is not None else MINI_SAMPLER)
     # the mini model's guidance-distilled adapters (one U-Net pass per step) when it has them and no scale is asked for
-    has_guided = sd2 is None and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
+    has_guided = sd2 is None and world != "sprites" and (Path(model) if model else mini_dir()).joinpath(GUIDED_FILE).is_file()
     guided_ = has_guided and guidance is None if guided is None else bool(guided)
     if guided_ and not has_guided:
         raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters (train them with `moviefactory train guidance DIR`)")
@@ -361,7 +385,8 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
     if len(todo) < n: log.info("video: %d of %d clips from the cache", n - len(todo), n)
     if not todo: return keys, vc
     import torch
-    pipe = load_video_model(model, sd2, extras, device, guided=guided_)
+    runner = load_video_model(model, sd2, extras, device, guided=guided_, world=world)
+    pipe = getattr(runner, "pipe", runner)           # an OpenVocab runs its MoviePipeline with each prompt's retrieved pictures
     if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
     pipe.set_progress_bar_config(disable=True)
     bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
@@ -370,7 +395,7 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
         for j in range(0, len(todo), bs):
             stop()
             idx = todo[j:j + bs]
-            res = pipe([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_, height=size[0], width=size[1],
+            res = runner([sc.scenes[i].prompt for i in idx], num_frames=frames, num_inference_steps=steps_, height=size[0], width=size[1],
                        guidance_scale=guidance_, guidance_cutoff=guidance_cutoff, deep_cache=deep_cache, domain=domain, batch_size=bs,
                        generator=[torch.Generator().manual_seed(_scene_seed(seed, i)) for i in idx],
                        autocast=dtype == torch.bfloat16, callback=lambda d, t: (bar.update(), stop())).frames
@@ -465,7 +490,7 @@ def add_notes(png, lines, heading: str = "What the words became") -> Path:
 @quiet_loaders()            # our bars are per stage: not the libraries' weight-loading bars too
 def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
                base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
-               model=None, sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
+               model=None, world: str = "toy", sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
                guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
                frames: int = 16, fps: float = 8, batch_size: int | None = None, height: int | None = None, width: int | None = None,
                allow_untrained_extras: bool = False,
@@ -478,9 +503,11 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     bfloat16 only where the device runs it natively, see `core.compute_dtype`).
     `height`, `width`: the frames' size before the upscale (default: SD2 the paper's 768x320, a mini model its trained size).
     `allow_untrained_extras`: run `sd2` without `extras` (every frame an independent image; a warning in the log and summary).
+    `world`: what the mini video model draws: "toy" (the ten toy objects) or "sprites" (the open-vocabulary model,
+    chapter `openvocab`: any concept of the sprite atlas; `model` then names its folder).
     `cancel`: a `threading.Event` that stops the run between steps; `on_progress(stage, done, total)` replaces the bars."""
     check_make_args(**locals())
-    mdir = (Path(sd2) if Path(str(sd2)).expanduser().is_dir() else None) if sd2 is not None else Path(model) if model else _shipped_mini()
+    mdir = (Path(sd2) if Path(str(sd2)).expanduser().is_dir() else None) if sd2 is not None else Path(model) if model and world != "sprites" else _shipped_mini()
     size, warnings = frame_size(mdir, sd2 is not None, height, width), []
     if sd2 is not None and extras is None:                 # (allowed: check_make_args refuses it otherwise)
         warnings.append(UNTRAINED_EXTRAS + "; for clips, " + UNTRAINED_FIX.split(", or pass")[0]); log.warning("video: %s", warnings[-1])
@@ -488,7 +515,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     t0, timings = time.time(), {}
     out, cache, json_path, board_path = _files(out, script, cache_dir)
     prec, prec_note, upscale = _precision(device, dtype, upscale)
-    stop, world = _stopper(cancel), None if sd2 is not None else "toy"      # what the video model draws (SD2: anything)
+    stop, world = _stopper(cancel), None if sd2 is not None else world      # what the video model draws (SD2: anything)
     # 1. script
     with _stage("script", timings):
         if script is not None: sc = script if isinstance(script, Script) else Script.load(script)
@@ -502,7 +529,7 @@ def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 
     # 2. video
     with _stage("video", timings):
         keys, vc = _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, guidance_cutoff, sampler,
-                                deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress, size)
+                                deep_cache, frames, fps, batch_size, device, prec, cache("clips"), force, stop, on_progress, size, world or "toy")
     # 3. upscale
     with _stage("upscale", timings), _Bar("upscale", n, on_progress) as bar:
         srcs = _upscale_stage(keys, vc, cache("upscaled"), upscale, frames, fps, device, prec, force, stop, bar)

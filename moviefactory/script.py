@@ -19,9 +19,10 @@ __all__ = ['CAMERA_MOVES', 'SYSTEM_PROMPT', 'SCRIPT_SCHEMA', 'MOOD_WORDS', 'QUAL
            'LLM_CHOICES', 'check_idea', 'check_num_scenes', 'concept_rule', 'build_messages', 'script_schema',
            'normalise_mood', 'pick_mood', 'extract_json', 'normalise_camera', 'normalise_sound', 'parse_script',
            'toy_concepts', 'concept_index', 'understand_idea', 'TemplateWriter', 'script_table', 'stand_in_note',
-           'concept_notes', 'AnswerTooLarge', 'post_json', 'check_timeout', 'openai_settings', 'response_format',
-           'OpenAIWriter', 'repair_request', 'find_local_llm', 'local_llm_available', 'load_local_llm', 'sound_cues',
-           'LocalLLMWriter', 'choose_writer', 'choose_llm', 'writer_key', 'write_script']
+           'concept_notes', 'sprite_plan', 'SpriteTemplateWriter', 'AnswerTooLarge', 'post_json', 'check_timeout',
+           'openai_settings', 'response_format', 'OpenAIWriter', 'repair_request', 'find_local_llm',
+           'local_llm_available', 'load_local_llm', 'sound_cues', 'LocalLLMWriter', 'choose_writer', 'choose_llm',
+           'writer_key', 'write_script']
 
 # %% ../nbs/10_script.ipynb #ad6ad38a
 def check_idea(idea) -> str:
@@ -287,9 +288,12 @@ def concept_index(world: str = "toy", threshold: float = CONCEPT_THRESHOLD):
     "The `retrieval.ConceptIndex` of what a model of `world` draws ('toy' or 'sprites'), built once per process."
     if world not in WORLDS: raise MovieFactoryError(f"unknown world {_short(world)}: use one of {', '.join(WORLDS)}")
     from moviefactory.retrieval import ConceptIndex
-    if world == "toy": return ConceptIndex(toy_concepts(), threshold=threshold)
-    from moviefactory.sprites import SpriteAtlas, PLACES, PLACE_PHRASES
-    return ConceptIndex.from_atlas(SpriteAtlas.load(), {p: PLACE_PHRASES[p] for p in PLACES}, threshold=threshold)
+    if world == "toy": index = ConceptIndex(toy_concepts(), threshold=threshold)
+    else:
+        from moviefactory.sprites import SpriteAtlas, PLACES, PLACE_PHRASES
+        index = ConceptIndex.from_atlas(SpriteAtlas.load(), {p: PLACE_PHRASES[p] for p in PLACES}, threshold=threshold)
+    index.world = world                      # (the template writer writes in this world's words)
+    return index
 
 def _read_otherwise(word: str) -> bool:
     "Colours, motions and moods: words the writers read by their own lists, never concepts."
@@ -415,6 +419,55 @@ def concept_notes(script: Script, concepts=None) -> list[str]:
     more = [w for w in dict.fromkeys(w for s in scenes for w in s.unknown) if w not in u.unknown]
     if more: lines.append(f"not understood in the scenes: {', '.join(more)}")
     return lines
+
+# %% ../nbs/10_script.ipynb #12bf4ac7
+def sprite_plan(idea: str, index, num_scenes: int = 10, seed: int = 0) -> dict:
+    """The story of `idea` in the sprite world: its subjects (atlas pictures) and places as `index` (the sprite world's
+    `concept_index`) reads them, the nearest object where it names none (`stand_in`), and per scene its beat and
+    `sprites.SpriteSpec` (the prompt is its caption)."""
+    import numpy as np
+    from moviefactory.sprites import SpriteSpec, ACTIONS, N_PHRASINGS
+    from moviefactory.retrieval import words_of
+    idea, n = check_idea(idea), check_num_scenes(num_scenes)
+    u, name = understand_idea(idea, index), {c["picture"]: c["name"] for c in index.concepts if c["picture"] is not None}
+    chars = list(dict.fromkeys(index.concepts[m.index]["picture"] for m in u.matches if index.concepts[m.index]["picture"] is not None))
+    places = list(dict.fromkeys(m.concept for m in u.matches if index.concepts[m.index]["kind"] == "place"))
+    stand_in, by_name = not chars, {v: k for k, v in name.items()}
+    if stand_in: chars = [next((by_name[c] for c in index.nearest(idea, 10, kind="object") if c in by_name), min(name))]
+    if not places:                    # the place nearest to what is drawn ("astronaut": space), not to the idea's other words
+        places = index.nearest(" and ".join(name[i] for i in chars), 1, kind="place")
+    rng = np.random.default_rng([int(content_hash(idea.lower(), seed=seed)[:8], 16), 7])
+    said = set(words_of(idea))
+    action = next((a for a in ACTIONS for w in (a, a + "s", a + "es", a + "d", a + "ing") if w in said), "meet")
+    pan = lambda way: {"left": "pan left", "right": "pan right"}.get(way, "static")
+    scenes, turn, meet = [], 0, 0
+    for k, beat in enumerate(_arc(n)):
+        place = places[min(k * len(places) // n, len(places) - 1)]     # the story travels through the places named
+        way, act = ("left", "right", "up")[rng.integers(3)], None
+        if beat == "establish": subj, motions, cam = [chars[0]], ["approach"], "zoom out"
+        elif beat == "motion": subj, motions, cam = [chars[turn % len(chars)]], [way], pan(way); turn += 1
+        elif beat == "meet" and len(chars) > 1:        # the first subject and another: the action the idea names, else meet
+            subj, act, cam = [chars[0], chars[1 + meet % (len(chars) - 1)]], action, "static"; meet += 1
+            way = "right" if way == "up" else way
+            motions = [way, way] if action != "meet" else (["right", "left"] if way == "right" else ["left", "right"])
+        elif beat == "meet": subj, motions, cam = [chars[0]], [way], pan(way)
+        elif beat == "climax": subj, motions, cam = [chars[turn % len(chars)]], ["approach"], "zoom in"
+        else: subj, motions, cam = [chars[0]], ["recede"], "zoom out"
+        spec = SpriteSpec([int(s) for s in subj], [name[s] for s in subj], motions, place, act, cam, "hd", None,
+                          int(rng.integers(4)), int(rng.integers(N_PHRASINGS)))
+        scenes.append({"beat": beat, "spec": spec, "render_seed": int(rng.integers(2**31))})
+    return {"idea": idea, "understood": u, "stand_in": stand_in, "subjects": [name[c] for c in chars], "places": places, "scenes": scenes}
+
+# %% ../nbs/10_script.ipynb #276abd87
+class SpriteTemplateWriter(TemplateWriter):
+    "The template writer over the sprite world: the idea's own subjects and places, in the open-vocabulary model's captions."
+    def write(self, idea: str, num_scenes: int = 10) -> Script:
+        "A `Script` of `num_scenes` sprite-world scenes telling `idea` (`sprite_plan`); the sound cue names what is seen."
+        plan = sprite_plan(idea, concept_index("sprites"), num_scenes, self.seed)
+        if plan["stand_in"]:
+            get_logger("moviefactory.script").warning("%s: %s", _short(plan["idea"]), stand_in_note(plan["understood"], plan["subjects"][0]))
+        scenes = [Scene(s["spec"].caption(), camera=s["spec"].camera, sound=" and ".join(s["spec"].words)) for s in plan["scenes"]]
+        return Script(idea=plan["idea"], scenes=scenes, mood=pick_mood(plan["idea"]), backend=self.backend)
 
 # %% ../nbs/10_script.ipynb #f2f95a76
 MAX_ANSWER_BYTES = 4_000_000
@@ -848,7 +901,7 @@ def write_script(idea: str, num_scenes: int = 10, llm: str | None = "auto", base
     """Expand `idea` into a validated `Script` of `num_scenes` scenes with the writer `llm` picks (see `choose_writer`).
     With a server, `timeout` seconds bound all of it: every request, retry and the repair round. `concepts`: a
     `ConceptIndex` of what the video model draws (`concept_index`), told to an LLM writer; None: it draws anything.
-    The template writer always writes in the toy world's concepts."""
+    The template writer writes in the world of `concepts` (`concept_index`'s toy world, or the sprite world's)."""
     idea, n, timeout = check_idea(idea), check_num_scenes(num_scenes), check_timeout(timeout)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise MovieFactoryError(f"seed {_short(seed)} must be a whole number from 0 to 2**63 - 1")
@@ -858,4 +911,5 @@ def write_script(idea: str, num_scenes: int = 10, llm: str | None = "auto", base
     if choice == "openai":
         return OpenAIWriter(base_url=base_url, model=model, api_key=api_key, timeout=timeout, max_retries=max_retries, concepts=concepts).write(idea, n)
     if choice == "local": return LocalLLMWriter(model=model, seed=seed, concepts=concepts).write(idea, n)
-    return TemplateWriter(seed=seed).write(idea, n)
+    sprites = getattr(concepts, "world", "toy") == "sprites"
+    return (SpriteTemplateWriter if sprites else TemplateWriter)(seed=seed).write(idea, n)

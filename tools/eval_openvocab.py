@@ -92,54 +92,15 @@ def read_ideas(path) -> list[str]:
 
 # ---------------------------------------------------------------- (b) idea -> a template script in the sprite world
 
-def beats(n: int) -> list[str]:
-    "The template writer's arc for `n` scenes: establish, motion..., meet..., climax, ending."
-    if n <= 4: return [["motion"], ["establish", "ending"], ["establish", "climax", "ending"], ["establish", "motion", "climax", "ending"]][n - 1]
-    mid = n - 3
-    return ["establish"] + ["motion"] * ((mid + 1) // 2) + ["meet"] * (mid // 2) + ["climax", "ending"]
-
-
 def sprite_script(idea: str, index, scenes: int, seed: int) -> dict:
-    """A template script of `idea` in the sprite world: its subjects (atlas pictures) and places as `index` reads them
-    (`script.understand_idea`), the nearest object where it names none, scenes as `SpriteSpec`s and their captions."""
-    import numpy as np
-    from moviefactory.core import content_hash
-    from moviefactory.script import understand_idea
-    from moviefactory.retrieval import words_of
-    from moviefactory.sprites import SpriteSpec, ACTIONS, N_PHRASINGS
-    u = understand_idea(idea, index)
-    chars = list(dict.fromkeys(index.concepts[m.index]["picture"] for m in u.matches if index.concepts[m.index]["picture"] is not None))
-    places = list(dict.fromkeys(m.concept for m in u.matches if index.concepts[m.index]["kind"] == "place"))
-    stand_in = not chars
-    if stand_in:
-        drawn = {c["name"]: c["picture"] for c in index.concepts if c["picture"] is not None}
-        chars = [next(drawn[n] for n in index.nearest(idea, 10, kind="object") if n in drawn)]
-    if not places:                    # the place nearest to what is drawn ("astronaut": space), not to the idea's other words
-        places = index.nearest(" and ".join(next(c["name"] for c in index.concepts if c["picture"] == i) for i in chars), 1, kind="place")
-    rng = np.random.default_rng([int(content_hash(idea.lower(), seed=seed)[:8], 16), 7])
-    said = set(words_of(idea))
-    action = next((a for a in ACTIONS for w in (a, a + "s", a + "es", a + "d", a + "ing") if w in said), "meet")
-    name = lambda i: next(c["name"] for c in index.concepts if c["picture"] == i)     # a picture's concept name
-    pan = lambda way: {"left": "pan left", "right": "pan right"}.get(way, "static")
-    out, turn, meet = [], 0, 0
-    for k, beat in enumerate(beats(scenes)):
-        place = places[min(k * len(places) // scenes, len(places) - 1)]   # the story travels through the places named
-        way = ("left", "right", "up")[rng.integers(3)]
-        act = None
-        if beat == "establish": subj, motions, cam = [chars[0]], ["approach"], "zoom out"
-        elif beat == "motion": subj, motions, cam = [chars[turn % len(chars)]], [way], pan(way); turn += 1
-        elif beat == "meet" and len(chars) > 1:        # the first subject and another: the action the idea names, else meet
-            subj, act, cam = [chars[0], chars[1 + meet % (len(chars) - 1)]], action, "static"; meet += 1
-            way = "right" if way == "up" else way
-            motions = [way, way] if action != "meet" else (["right", "left"] if way == "right" else ["left", "right"])
-        elif beat == "meet": subj, motions, cam = [chars[0]], [way], pan(way)
-        elif beat == "climax": subj, motions, cam = [chars[turn % len(chars)]], ["approach"], "zoom in"
-        else: subj, motions, cam = [chars[0]], ["recede"], "zoom out"
-        spec = SpriteSpec([int(s) for s in subj], [name(s) for s in subj], motions, place, act, cam, "hd", None,
-                          int(rng.integers(4)), int(rng.integers(N_PHRASINGS)))
-        out.append({"beat": beat, "caption": spec.caption(), "spec": spec.to_dict(), "render_seed": int(rng.integers(2**31))})
-    return {"idea": idea, "understood": u.lines(), "stand_in": stand_in, "subjects": [name(c) for c in chars],
-            "places": places, "scenes": out}
+    """A template script of `idea` in the sprite world (`script.sprite_plan`, what `SpriteTemplateWriter` writes), as JSON:
+    per scene its beat, caption, `SpriteSpec` and the seed its real render is drawn with."""
+    from moviefactory.script import sprite_plan
+    p = sprite_plan(idea, index, scenes, seed)
+    out = [{"beat": s["beat"], "caption": s["spec"].caption(), "spec": s["spec"].to_dict(), "render_seed": s["render_seed"]}
+           for s in p["scenes"]]
+    return {"idea": p["idea"], "understood": p["understood"].lines(), "stand_in": p["stand_in"], "subjects": p["subjects"],
+            "places": p["places"], "scenes": out}
 
 
 def write_scripts(a):
