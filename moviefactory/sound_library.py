@@ -44,8 +44,10 @@ def read_captions_csv(path) -> dict[str, dict]:
     "Rows of a captions CSV keyed by their `file` column (paths relative to the folder, or bare file names)."
     p = Path(path)
     if not p.is_file(): raise MovieFactoryError(f"captions CSV {p} does not exist: check the path or leave csv out")
-    with open(p, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as f: rows = list(csv.DictReader(f))
+    except UnicodeDecodeError: raise MovieFactoryError(f"captions CSV {p.name} is not UTF-8 text: save it as UTF-8") from None
+    except csv.Error as e: raise MovieFactoryError(f"captions CSV {p.name} cannot be read as CSV ({e}): fix the file") from None
     if not rows: return {}
     cols = {c.strip().lower(): c for c in rows[0].keys() if c}
     key = next((cols[c] for c in ("file", "filename", "path", "fname") if c in cols), None)
