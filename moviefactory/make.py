@@ -389,7 +389,8 @@ def _video_stage(sc, seed, model, sd2, extras, domain, steps, guidance, guided, 
     pipe = getattr(runner, "pipe", runner)           # an OpenVocab runs its MoviePipeline with each prompt's retrieved pictures
     if sampler_ is not None: pipe.scheduler = sampler_from(pipe.scheduler, sampler_)
     pipe.set_progress_bar_config(disable=True)
-    bs = batch_size or (1 if pipe.device.type == "cpu" else 4)
+    # on the CPU as many scenes a call as it samples side by side (one per thread: `plan_lanes`), on a GPU 4 as one batch
+    bs = batch_size or (pipe.plan_lanes(len(todo), deep_cache) if pipe.device.type == "cpu" else 4)
     bar = _Bar("video", len(todo) * steps_, on_progress)
     try:
         for j in range(0, len(todo), bs):

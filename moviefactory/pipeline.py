@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_pipeline.ipynb #2aa80070
 from __future__ import annotations
-import inspect, math
+import functools, inspect, math
 from pathlib import Path
 from typing import Callable, Sequence
 import numpy as np
@@ -23,7 +23,7 @@ from .mini import (MINI_GUIDANCE_SCALE, MINI_SAMPLER, MINI_STEPS, default_guidan
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'SD2_SIZE', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_pipeline', 'tiny_sd2']
+__all__ = ['log', 'SD2_SIZE', 'MoviePipelineOutput', 'MoviePipeline', 'tiny_pipeline', 'LaneStopped', 'run_in_lanes', 'tiny_sd2']
 
 # %% ../nbs/08_pipeline.ipynb #42897807
 @dataclass
@@ -207,7 +207,85 @@ def denoise(self: MoviePipeline, x: torch.Tensor, cond: torch.Tensor, unc: torch
         if on_step is not None: on_step()
     return x
 
+# %% ../nbs/08_pipeline.ipynb #0223b66d
+import copy, queue, threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from .core import check_number
+
+class LaneStopped(Exception):
+    "A job in a lane that ended early because another job failed."
+
+def run_in_lanes(jobs: Sequence[Callable[[], object]], lanes: int, threads: int = 1, stop: threading.Event | None = None) -> list:
+    """Call `jobs` `lanes` at a time, each on a thread of its own running torch on `threads` threads (torch's thread count
+    is per thread: the caller's stays); their results, in order. A job that fails sets `stop` (jobs poll it and raise
+    `LaneStopped` to end early, the jobs not started are dropped) and its error is raised once the lanes have ended."""
+    stop = threading.Event() if stop is None else stop
+    def run(job):
+        if stop.is_set(): raise LaneStopped()
+        torch.set_num_threads(threads)
+        try: return job()
+        except BaseException: stop.set(); raise
+    mine, ex, futs = torch.get_num_threads(), ThreadPoolExecutor(max(1, int(lanes)), thread_name_prefix="lane"), []
+    try:
+        futs = [ex.submit(run, j) for j in jobs]
+        wait(futs, return_when=FIRST_EXCEPTION)
+    except BaseException: stop.set(); raise              # (Ctrl-C) the running jobs end at their next poll
+    finally:
+        if stop.is_set():
+            for f in futs: f.cancel()
+        ex.shutdown(wait=True)
+        torch.set_num_threads(mine)
+    errors = [f.exception() for f in futs if not f.cancelled() and f.exception() is not None]
+    if errors: raise next((e for e in errors if not isinstance(e, LaneStopped)), errors[0])
+    return [f.result() for f in futs]
+
+# %% ../nbs/08_pipeline.ipynb #a9e06110
+@patch
+def plan_lanes(self: MoviePipeline, clips: int, deep_cache: int = 1, generators: Sequence | None = None,
+               lanes: int | None = None) -> int:
+    """How many of a batch's `clips` are sampled at once, one clip per lane, each lane on threads of its own (1: the batch
+    as one tensor). `lanes` if given; else on the CPU one lane per torch thread, up to `clips`, where that changes no
+    result: DeepCache off (its features are shared) and every clip with a generator of its own (`generators`; None: not
+    checked). Elsewhere 1: a GPU samples a batch as one tensor."""
+    if lanes is not None:
+        lanes = check_number(lanes, "lanes", 1, integer=True)
+        if lanes > 1 and deep_cache != 1:
+            raise MovieFactoryError(f"lanes={lanes} with deep_cache={deep_cache}: DeepCache keeps one set of features, so it "
+                                    "samples one clip at a time; use lanes=1 or deep_cache=1")
+        return min(lanes, max(1, clips))
+    if self._execution_device.type != "cpu" or deep_cache != 1 or clips < 2: return 1
+    if generators is not None and (any(g is None for g in generators) or len({id(g) for g in generators}) < len(generators)):
+        return 1
+    return max(1, min(clips, torch.get_num_threads()))
+
+@patch
+def _lane_view(self: MoviePipeline) -> MoviePipeline:
+    "This pipeline's models with a scheduler of its own (a scheduler holds a sampling run's state), for one more lane."
+    view = copy.copy(self)
+    object.__setattr__(view, "scheduler", copy.deepcopy(self.scheduler))
+    return view
+
 # %% ../nbs/08_pipeline.ipynb #b8ed1172
+@patch
+def _batch_states(self: MoviePipeline, c, sel: list, prompt_embeds, negative_prompt_embeds) -> tuple:
+    "The text states of clips `sel`: conditional, and unconditional under guidance (else None)."
+    dev, dt = c.dev, self.unet.dtype
+    cond = prompt_embeds[sel].to(dev, dt) if prompt_embeds is not None else self.encode_prompt([c.prompts[i] for i in sel])
+    unc = None if not c.use_cfg else (negative_prompt_embeds[sel].to(dev, dt) if negative_prompt_embeds is not None
+                                      else self.encode_prompt([c.neg[i] for i in sel]))
+    return cond, unc
+
+@patch
+def _sample(self: MoviePipeline, c, sel: list, cond, unc, latents, num_inference_steps, frames_as_images, output_type,
+            decode_chunk_size, on_step) -> torch.Tensor:
+    "Clips `sel` from their noise (one draw per clip from its generator: CPU noise, the same on every device), decoded."
+    x = (latents[sel].to(c.dev, torch.float32) if latents is not None else
+         torch.cat([randn_tensor(c.shape, generator=c.gens[i], device=c.dev, dtype=torch.float32) for i in sel]))
+    x = self.denoise(x, cond, unc, [c.doms[i] for i in sel], num_inference_steps, c.guidance_scale, c.cfg_steps, c.autocast,
+                     c.gens[sel[0]], frames_as_images, on_step)
+    if output_type == "latent": return x
+    with _autocast(c.dev, c.autocast): return self.decode_latents(x, decode_chunk_size)   # in the U-Net's precision
+
 @patch
 @torch.no_grad()
 def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int = 16, height: int | None = None,
@@ -217,37 +295,43 @@ def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int =
              batch_size: int = 4, decode_chunk_size: int = 16, output_type: str = "np", autocast: bool | None = None,
              callback: Callable[[int, int], None] | None = None, return_dict: bool = True,
              prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-             frames_as_images: bool = False, guidance_cutoff: float = 1.0, deep_cache: int = 1):
+             frames_as_images: bool = False, guidance_cutoff: float = 1.0, deep_cache: int = 1, lanes: int | None = None):
     """Clips for `prompt` (a string or a list, one clip each). `domain` picks the domain-aware norm (one or one per
-    prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step. Precomputed text
-    states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
+    prompt); `generator` one or one per prompt; `callback(done, total)` after each denoising step (of a batch, or of a
+    clip in a lane). Precomputed text states can replace the text encoder: `prompt_embeds` (and `negative_prompt_embeds`), `(clips, L, D)`.
     `frames_as_images` samples every frame on its own, without the temporal layers (the model after stage 1).
     `guidance_scale`: classifier-free guidance, 1 = off; None = the model's default (`pipe.config.guidance_scale`).
     `guidance_cutoff`: the fraction of the steps (the first ones) that use classifier-free guidance.
     `deep_cache`: run the whole U-Net every `deep_cache` steps, only its outer layers in between (DeepCache; 1 = off).
-    `autocast`: the U-Net's steps and the VAE's decoding in bfloat16; None = where the device runs it natively (`core.compute_dtype`)."""
+    `autocast`: the U-Net's steps and the VAE's decoding in bfloat16; None = where the device runs it natively (`core.compute_dtype`).
+    `lanes`: how many clips of a batch are sampled at once, each on threads of its own; None = `plan_lanes`' choice (on
+    the CPU one per thread), 1 = the batch as one tensor."""
     c = self.plan_call(prompt, num_frames, height, width, num_inference_steps, guidance_scale, negative_prompt, domain,
                        generator, latents, output_type, autocast, prompt_embeds, guidance_cutoff)
-    n, dev, bs = c.n, c.dev, max(1, int(batch_size))
-    total, done, out = -(-n // bs) * num_inference_steps, 0, []
+    n, bs = c.n, max(1, int(batch_size))
+    batches = [list(range(i0, min(n, i0 + bs))) for i0 in range(0, n, bs)]
+    plans = [self.plan_lanes(len(sel), deep_cache, [c.gens[i] for i in sel], lanes) for sel in batches]
+    total = sum(len(sel) if k > 1 else 1 for sel, k in zip(batches, plans)) * num_inference_steps
+    done, out, lock, stop = 0, [], threading.Lock(), threading.Event()
+    rest = (latents, num_inference_steps, frames_as_images, output_type, decode_chunk_size)
     with self.progress_bar(total=total) as bar, self.unet.deep_cache(deep_cache):
         def on_step():
             nonlocal done
-            done += 1; bar.update()
-            if callback is not None: callback(done, total)
-        for i0 in range(0, n, bs):
-            sel = list(range(i0, min(n, i0 + bs)))
-            cond = prompt_embeds[sel].to(dev, self.unet.dtype) if prompt_embeds is not None else self.encode_prompt([c.prompts[i] for i in sel])
-            # one draw per prompt from its generator (CPU noise: the same on every device)
-            x = (latents[sel].to(dev, torch.float32) if latents is not None else
-                 torch.cat([randn_tensor(c.shape, generator=c.gens[i], device=dev, dtype=torch.float32) for i in sel]))
-            unc = None if not c.use_cfg else (negative_prompt_embeds[sel].to(dev, self.unet.dtype) if negative_prompt_embeds is not None
-                                              else self.encode_prompt([c.neg[i] for i in sel]))
-            x = self.denoise(x, cond, unc, [c.doms[i] for i in sel], num_inference_steps, c.guidance_scale, c.cfg_steps,
-                             c.autocast, c.gens[sel[0]], frames_as_images, on_step)
-            if output_type != "latent":
-                with _autocast(dev, c.autocast): x = self.decode_latents(x, decode_chunk_size)   # in the U-Net's precision
-            out.append(x)
+            if stop.is_set(): raise LaneStopped()
+            with lock:                                   # (lanes call it from their threads)
+                done += 1; bar.update()
+                if callback is not None: callback(done, total)
+        for sel, k in zip(batches, plans):
+            cond, unc = self._batch_states(c, sel, prompt_embeds, negative_prompt_embeds)   # here: tokenizers are not thread-safe
+            if k == 1: out.append(self._sample(c, sel, cond, unc, *rest, on_step)); continue
+            views = queue.SimpleQueue()                  # one scheduler per lane
+            for j in range(k): views.put(self if j == 0 else self._lane_view())
+            def job(j, i):
+                view = views.get()
+                try: return view._sample(c, [i], cond[j:j + 1], None if unc is None else unc[j:j + 1], *rest, on_step)
+                finally: views.put(view)
+            jobs = [functools.partial(job, j, i) for j, i in enumerate(sel)]
+            out += run_in_lanes(jobs, k, max(1, torch.get_num_threads() // k), stop)
     video = torch.cat(out)
     frames = video if output_type == "latent" else self.video_processor.postprocess_video(video, output_type=output_type)
     self.maybe_free_model_hooks()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_unet.ipynb #65c7109c
 from __future__ import annotations
-import functools, json
+import functools, json, threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
@@ -38,6 +38,8 @@ class _Run(NamedTuple):
     frames: int | None          # None: frames as images, temporal layers skipped
     domain: torch.Tensor        # (batch * frames,) domain ids
     text: torch.Tensor          # (batch, L, D) text states, one per clip, for the temporal attentions
+
+_RUNS = threading.local()       # the run context of each model's call in progress, per thread: `.runs[id(model)]`
 
 def _plain_config(unet: UNet2DConditionModel) -> dict:
     "The base U-Net's config without diffusers' private keys, JSON-ready."
@@ -83,6 +85,18 @@ class MovieUNet(ModelMixin, ConfigMixin, UNetSpeedMixin):
             m.register_forward_hook(functools.partial(self._temporal_hook, path.replace(".", "_")))
         self.requires_grad_(False)                       # the base never trains; set_stage picks what does
         self.stage = "frozen"
+
+    @property
+    def _movie_run(self) -> _Run | None:
+        "The run context of this model's call in progress on this thread (each thread its own: threads can share a model)."
+        return getattr(_RUNS, "runs", {}).get(id(self))
+
+    @_movie_run.setter
+    def _movie_run(self, run: _Run | None):
+        runs = getattr(_RUNS, "runs", None)
+        if runs is None: runs = _RUNS.runs = {}
+        if run is None: runs.pop(id(self), None)
+        else: runs[id(self)] = run
 
 def _check_domains(domains) -> list[str]:
     if isinstance(domains, str): domains = [domains]

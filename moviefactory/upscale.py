@@ -239,8 +239,11 @@ def _lanczos(frames: np.ndarray, scale: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(f).resize((W * scale, H * scale), Image.LANCZOS)) for f in frames])
 
 def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 4, model: SRVGGNetCompact | str | Path | None = None,
-                   tile: int | None = 512, tile_pad: int | None = None, batch: int = 8, device=None, dtype=None) -> np.ndarray:
-    "Upscale uint8 frames (F, H, W, 3) -> (F, scale*H, scale*W, 3) with Real-ESRGAN (Lanczos if its weights are missing), Lanczos, or none."
+                   tile: int | None = 512, tile_pad: int | None = None, batch: int = 8, device=None, dtype=None,
+                   lanes: int | None = None) -> np.ndarray:
+    """Upscale uint8 frames (F, H, W, 3) -> (F, scale*H, scale*W, 3) with Real-ESRGAN (Lanczos if its weights are missing),
+    Lanczos, or none. `lanes`: batches upscaled side by side, each on threads of its own (None: on the CPU one per torch
+    thread, up to the batches; 1: one after the other)."""
     x = _check_frames(frames)
     method = resolve_upscale(method, model.device if isinstance(model, nn.Module) else device)
     if method == "none": return frames
@@ -259,6 +262,7 @@ def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 
     if not 2 <= scale <= up:
         raise MovieFactoryError(f"Real-ESRGAN upscales by 2 to {up}, not {scale}: use method='lanczos' for other factors")
     if not (isinstance(batch, int) and batch >= 1): raise MovieFactoryError(f"batch must be a positive whole number of frames, got {batch!r}")
+    if lanes is not None and not (isinstance(lanes, int) and lanes >= 1): raise MovieFactoryError(f"lanes must be a positive whole number, got {lanes!r}")
     if tile is not None and tile < 16: raise MovieFactoryError(f"tile {tile} is too small: use at least 16 pixels, or None for whole frames")
     pad = model.radius if tile_pad is None else int(tile_pad)
     Fn, H, W, _ = x.shape
@@ -266,13 +270,20 @@ def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 
     # channels-last convolutions (about 1.5x faster on an H100 and on the CPU); on a GPU, uint8 results are
     # copied into pinned host memory as they come
     out = torch.empty((Fn, H * scale, W * scale, 3), dtype=torch.uint8, pin_memory=cuda)
-    with torch.inference_mode():
-        starts = range(0, Fn, batch)
-        for i in (progress(starts, desc="upscale") if len(starts) > 4 else starts):     # a bar for long jobs only
+    def one(i):
+        with torch.inference_mode():
             t = torch.tensor(x[i:i + batch]).to(model.device).permute(0, 3, 1, 2).float().div_(255)
             y = _tiled(model, t.to(model.dtype).contiguous(memory_format=torch.channels_last), tile, pad).float()
             if scale != up: y = F.interpolate(y, size=(H * scale, W * scale), mode="bicubic", align_corners=False)
             out[i:i + batch].copy_(y.clamp_(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous(), non_blocking=cuda)
+    starts = range(0, Fn, batch)
+    # on the CPU the batches side by side, one per thread (as the video pipeline's lanes: no threads waiting on each other)
+    k = lanes if lanes is not None else min(len(starts), torch.get_num_threads()) if model.device.type == "cpu" else 1
+    if k > 1:
+        from moviefactory.pipeline import run_in_lanes
+        run_in_lanes([functools.partial(one, i) for i in starts], k, max(1, torch.get_num_threads() // k))
+    else:
+        for i in (progress(starts, desc="upscale") if len(starts) > 4 else starts): one(i)     # a bar for long jobs only
     if cuda: torch.cuda.synchronize(model.device)
     out = out.numpy()
     return out if frames.ndim == 4 else out[0]
