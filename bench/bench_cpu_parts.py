@@ -50,7 +50,8 @@ def main(argv=None):
     lines = [f"# The parts of a CPU movie: {cpu}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}{env}, "
              f"{torch.get_num_threads()} threads; {precision_note(dt, 'cpu')}", "",
              "| part | GFLOP | CPU-seconds (min of %d) | GFLOP per CPU-second | per movie (10 scenes) |" % a.repeats, "|---|---:|---:|---:|---|"]
-    per_movie = {"U-Net step, 16 frames": 60, "VAE decode, 16 frames": 10, "Real-ESRGAN x4, 8 frames": 20}
+    from moviefactory.mini import MINI_GUIDED_STEPS          # the default: guided steps, one pass each
+    per_movie = {"U-Net step, 16 frames": 10 * MINI_GUIDED_STEPS, "VAE decode, 16 frames": 10, "Real-ESRGAN x4, 8 frames": 20}
     for name, gf, sec in rows:
         n = per_movie[name]
         lines.append(f"| {name} | {gf:.1f} | {sec:.2f} | {gf / sec:.0f} | x{n}: {gf * n / 1000:.2f} TFLOP, {sec * n:.0f} CPU-s |")
