@@ -349,7 +349,7 @@ def from_mini(cls: MoviePipeline, model_dir=None, text_encoder=None, scheduler: 
         if not (d / sub / "config.json").is_file():
             raise MovieFactoryError(f"no moviefactory-mini model at {d} (missing {sub}/config.json): give a folder made by `moviefactory train`")
     dev = get_device(device or "auto"); dt = get_dtype(dtype or "float32", dev)
-    tok, te = load_text_encoder(text_encoder, device=dev)
+    tok, te = load_text_encoder(text_encoder, device=dev, cache=dt == torch.float32)   # cast below: then a copy of our own
     vae = AutoencoderKL.from_pretrained(d / "vae", torch_dtype=torch.float32)
     unet = load_mini_unet(d, guided=guided)
     if guidance_scale is None: guidance_scale = default_guidance_scale(guided=guided)

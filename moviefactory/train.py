@@ -29,7 +29,7 @@ __all__ = ['MINI_STAGES', 'MOVIE_SET_SIZE', 'trim_text_encoder', 'TrainConfig', 
 def trim_text_encoder(texts: list[str], out_dir, path=None, dtype=torch.float16) -> Path:
     "Save a copy of a BERT-style encoder whose vocabulary holds only the word pieces `texts` use."
     import shutil
-    tok, model = load_text_encoder(path)
+    tok, model = load_text_encoder(path, cache=False)     # a copy of our own: its embeddings are cut below
     used = set(tok.all_special_ids)
     for t in texts: used.update(tok(t).input_ids)
     keep = sorted(used)                                   # old ids, in order; new id = position
@@ -513,7 +513,7 @@ def train_mini(stage: str, out_dir, init_dir=None, text_encoder=None, max_steps:
         if not has("vae"): raise MovieFactoryError(f"stage {stage!r} needs a trained VAE in {init}/vae: run stage 'vae' first")
         if stage != "base" and not has("unet"): raise MovieFactoryError(f"stage {stage!r} needs a base U-Net in {init}/unet: run stage 'base' first")
         vae = AutoencoderKL.from_pretrained(init / "vae", torch_dtype=torch.float32, use_safetensors=True)
-        tok, te = load_text_encoder(text_encoder)
+        tok, te = load_text_encoder(text_encoder, cache=False)     # moved to the training device: not the shared one
         if zero_snr is None: sched = load_mini_scheduler(init) if has("unet") else mini_scheduler(zero_snr=True)
         else: sched = mini_scheduler(zero_snr)
         if _is_main(): sched.save_pretrained(out_dir / "scheduler")

@@ -189,7 +189,7 @@ def main(argv=None):
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tmp = tempfile.mkdtemp(prefix="openvocab-")
-    tok, te = load_text_encoder(text_encoder_folder(a.text_encoder, tmp))
+    tok, te = load_text_encoder(text_encoder_folder(a.text_encoder, tmp), cache=False)   # moved to the GPU: our own copy
     init = mini_dir() if a.init == "none" else Path(a.init)
     model = RetrievalUNet.from_pretrained(init, max_slots=a.max_slots)
     model.requires_grad_(True)
