@@ -64,6 +64,7 @@ def _add_make(sub):
     c.add_argument("--force", action="store_true", help="redo every stage, ignoring the cache")
     m.set_defaults(func=_make)
 
+# %% ../nbs/14_cli.ipynb #8f57c359
 def _make(args) -> int:
     from moviefactory.make import check_make_args, make_movie
     if args.idea is None and args.script is None: raise MovieFactoryError("no idea given: moviefactory make \"a line of text\" (or --script FILE)")
@@ -130,6 +131,7 @@ def _add_library(sub):
     t.add_argument("index_dir", help="a library folder, or 'default'")
     s.set_defaults(func=_library)
 
+# %% ../nbs/14_cli.ipynb #005294b4
 def _check_csv(path):
     "A captions CSV the library can read (UTF-8, fields csv takes), checked before the slow imports: a sound pack's file may be anything."
     import csv
@@ -149,6 +151,7 @@ def _open_library(index_dir):
     from moviefactory.audio import AudioLibrary
     return AudioLibrary.load(index_dir)
 
+# %% ../nbs/14_cli.ipynb #5fd79b4d
 def _library(args) -> int:
     if args.action == "build":
         check_writable(args.index_dir, "library", folder=True)
@@ -228,6 +231,7 @@ def _add_eval(sub):
     c.add_argument("--clip", required=True, help="a local CLIP model folder (transformers layout)")
     e.set_defaults(func=_eval)
 
+# %% ../nbs/14_cli.ipynb #ce4caa51
 _VIDEO_SUFFIXES = (".mp4", ".mkv", ".npz", ".webm", ".mov", ".avi")
 
 def _read_videos(folder) -> list:
@@ -248,6 +252,7 @@ def _captions(path, n: int) -> list[str]:
     if len(caps) != n: raise MovieFactoryError(f"{p.name} has {len(caps)} captions for {n} videos: give one per video, in file order")
     return caps
 
+# %% ../nbs/14_cli.ipynb #7e58239d
 def _eval(args) -> int:
     if args.metric == "toy":             # (the checks first: `moviefactory.eval` imports torch)
         check_number(args.n, "-n", 1, 10_000, integer=True); check_number(args.steps, "steps", 1, 1000, integer=True)
@@ -307,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbose(p, default=False)
     return p
 
+# %% ../nbs/14_cli.ipynb #0b7e079f
 _USER_OS_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR}
 
 def _check_argv(argv: list[str]):

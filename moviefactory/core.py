@@ -49,6 +49,7 @@ def _short(value, limit: int = 60) -> str:
     r = repr(value) if not isinstance(value, (list, dict)) else f"a {type(value).__name__} of {len(value)} items"
     return r if len(r) <= limit else r[:limit - 3] + "..."
 
+# %% ../nbs/00_core.ipynb #c23774f5
 _SURROGATES = re.compile("[\ud800-\udfff]")     # bytes that were not UTF-8 (surrogate-escaped), or lone halves
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
                       r"|\x1b[ -/]*[0-~]?|\x9b[0-?]*[ -/]*[@-~]?")   # CSI, OSC (titles, links), DCS/APC, 2-byte and C1 forms
@@ -67,6 +68,7 @@ def printable(text, lines: bool = False) -> str:
     (paths, a library's captions, log lines), where `clean_text` would change what the user has to find."""
     return "".join(c if c.isprintable() or c == " " or (lines and c == "\n") else ascii(c)[1:-1] for c in str(text))
 
+# %% ../nbs/00_core.ipynb #589ba587
 @dataclass
 class Scene:
     "One shot of the movie: what the video model draws, how the camera moves, what it sounds like."
@@ -90,6 +92,7 @@ class Scene:
         _check(isinstance(self.duration, (int, float)) and not isinstance(self.duration, bool) and 0.25 <= self.duration <= 30,
                f"scene duration {_short(self.duration)} is out of range: use 0.25 to 30 seconds")
 
+# %% ../nbs/00_core.ipynb #924ecb92
 def _byte_symbols() -> list[str]:
     "The 256 printable stand-ins for bytes that GPT-2 / CLIP byte-level BPE uses."
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
@@ -151,6 +154,7 @@ class Script:
         except OSError as e: raise MovieFactoryError(f"cannot read script file {p} ({e.strerror}): check its permissions") from None
         return cls.from_json(data)
 
+# %% ../nbs/00_core.ipynb #5b3f25b3
 def _scene(sc, i: int) -> Scene:
     "Scene `i` of a script from a `Scene` or a dict, with the scene's number in any error."
     if isinstance(sc, Scene): return sc
@@ -162,7 +166,6 @@ def _known(cls, d: dict) -> dict:
     "Keep only the keys `cls` has as fields, so extra keys in a hand-edited file don't break loading."
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in d.items() if k in names}
-
 
 # %% ../nbs/00_core.ipynb #b2a9c3d1
 MAX_JSON_CHARS = 20_000_000
@@ -484,6 +487,7 @@ def writable_folder(path) -> Path:
     _check(os.access(parent, os.W_OK), f"folder {parent} is not writable: choose another output path")
     return parent
 
+# %% ../nbs/00_core.ipynb #3de796c1
 def _alive(pid: int) -> bool:
     if pid == os.getpid(): return True
     try: os.kill(pid, 0)
@@ -510,6 +514,7 @@ def sweep_temps(folder) -> int:
             n += 1
     return n
 
+# %% ../nbs/00_core.ipynb #58272f2f
 def _cannot_write(path, e: OSError) -> MovieFactoryError:
     return MovieFactoryError(f"cannot write {path} ({e.strerror or e}): free some disk space or choose another output path")
 

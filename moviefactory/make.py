@@ -489,14 +489,12 @@ def add_notes(png, lines, heading: str = "What the words became") -> Path:
 
 # %% ../nbs/15_make.ipynb #5cb78b08
 @quiet_loaders()            # our bars are per stage: not the libraries' weight-loading bars too
-def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto",
-               base_url: str | None = None, llm_model: str | None = None, llm_timeout: float = 60,
-               model=None, world: str = "toy", sd2=None, extras=None, domain: str = "hd", steps: int | None = None,
-               guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0, sampler: str | None = None, deep_cache: int = 1,
-               frames: int = 16, fps: float = 8, batch_size: int | None = None, height: int | None = None, width: int | None = None,
-               allow_untrained_extras: bool = False,
-               upscale: str = "auto", library="default", audio: bool = True, title: bool = True,
-               subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
+def make_movie(idea: str | None, out="movie.mp4", scenes: int = 10, seed: int = 0, script=None, llm: str = "auto", base_url: str | None = None,
+               llm_model: str | None = None, llm_timeout: float = 60, model=None, world: str = "toy", sd2=None, extras=None, domain: str = "hd",
+               steps: int | None = None, guidance: float | None = None, guided: bool | None = None, guidance_cutoff: float = 1.0,
+               sampler: str | None = None, deep_cache: int = 1, frames: int = 16, fps: float = 8, batch_size: int | None = None,
+               height: int | None = None, width: int | None = None, allow_untrained_extras: bool = False, upscale: str = "auto", library="default",
+               audio: bool = True, title: bool = True, subtitles: bool = False, crossfade: float = 0.5, cache_dir=None, force: bool = False,
                device: str = "auto", dtype: str | None = None, cancel: threading.Event | None = None, on_progress: Callable | None = None) -> Movie:
     """Make a movie from `idea` (or from `script`, a Script or a JSON file) and write it to `out` (.mp4), with a
     storyboard `.png` and the script `.json` beside it. Finished scenes are cached in `cache_dir` and reused.

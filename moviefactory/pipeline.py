@@ -286,6 +286,7 @@ def _sample(self: MoviePipeline, c, sel: list, cond, unc, latents, num_inference
     if output_type == "latent": return x
     with _autocast(c.dev, c.autocast): return self.decode_latents(x, decode_chunk_size)   # in the U-Net's precision
 
+# %% ../nbs/08_pipeline.ipynb #83537e22
 @patch
 @torch.no_grad()
 def __call__(self: MoviePipeline, prompt: str | Sequence[str], num_frames: int = 16, height: int | None = None,

