@@ -18,9 +18,10 @@ from diffusers.models.modeling_utils import ModelMixin
 from .core import MovieFactoryError
 
 # %% auto #0
-__all__ = ['STOPWORDS', 'embed_phrases', 'ConceptMatch', 'words_of', 'ConceptIndex', 'atlas_concepts', 'Understanding',
-           'PictureEncoder', 'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve',
-           'sample_images', 'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
+__all__ = ['STOPWORDS', 'SAME_STEM_SIMILARITY', 'DETERMINERS', 'ALIASES', 'COLOURS', 'embed_phrases', 'ConceptMatch', 'words_of',
+           'ConceptIndex', 'other_word', 'verb_slots', 'atlas_concepts', 'Understanding', 'PictureEncoder',
+           'picture_states', 'RetrievalUNet', 'sprite_batch', 'retrieval_loss', 'retrieve', 'sample_images',
+           'retrieval_prompt_embeds', 'picture_scores', 'proxy_concept_score']
 
 # %% ../nbs/06a_retrieval.ipynb #994bec0e
 import contextlib
@@ -82,10 +83,13 @@ def words_of(text: str) -> list[str]:
 
 class ConceptIndex:
     """Concepts (`name`, `synonyms`, `picture`: an atlas index or None, `kind`: "object" or "place") searchable by MiniLM similarity.
-    `tokenizer`/`model`: the text encoder (default: the packaged MiniLM); `threshold`: the least similarity that counts."""
-    def __init__(self, concepts: Sequence[dict], tokenizer=None, model=None, threshold: float = 0.6, stopwords=STOPWORDS):
+    `tokenizer`/`model`: the text encoder (default: the packaged MiniLM); `threshold`: the least similarity that counts;
+    `fixed_colours`: the concepts' pictures keep their own colours, so `understand` reports the colour words it cannot draw."""
+    def __init__(self, concepts: Sequence[dict], tokenizer=None, model=None, threshold: float = 0.6, stopwords=STOPWORDS,
+                 fixed_colours: bool = False):
         if tokenizer is None or model is None: tokenizer, model = _default_encoder()
         self.tok, self.model, self.threshold, self.stopwords = tokenizer, model, float(threshold), frozenset(stopwords)
+        self.fixed_colours = bool(fixed_colours)
         self.concepts, self.keys, self.owner = [], [], []
         self._emb, self._bonus = np.zeros((0, model.config.hidden_size), np.float32), np.zeros(0, np.float32)
         self._phrases: dict[str, np.ndarray] = {}
@@ -128,31 +132,81 @@ def embed(self: ConceptIndex, phrases: Sequence[str]) -> np.ndarray:
     return np.stack([self._phrases[p] for p in phrases]) if phrases else self._emb[:0]
 
 @patch
-def best(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    "For each phrase the index of its nearest concept and the similarity, whatever the threshold."
+def best_keys(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    "For each phrase the index of its nearest key (`self.keys`) and the similarity, whatever the threshold."
     s = self.embed(phrases) @ self._emb.T + self._bonus          # (phrases, keys); a concept's own name wins a tie
     k = s.argmax(1)
-    return np.asarray(self.owner)[k], s[np.arange(len(phrases)), k]
+    return k, s[np.arange(len(phrases)), k]
+
+@patch
+def best(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    "For each phrase the index of its nearest concept and the similarity, whatever the threshold."
+    k, s = self.best_keys(phrases)
+    return np.asarray(self.owner, int)[k], s
 
 @patch
 def lookup(self: ConceptIndex, phrase: str) -> tuple[int, str, float] | None:
-    "`(index, name, score)` of the concept nearest to `phrase`, or None below the threshold."
+    "`(index, name, score)` of the concept nearest to `phrase`, or None below the threshold (or below `SAME_STEM_SIMILARITY` for `other_word`s)."
     p = " ".join(words_of(phrase))
     if not p: return None
-    (i,), (s,) = self.best([p])
+    (k,), (s,) = self.best_keys([p])
+    i = self.owner[k]
+    if " " not in p and other_word(p, self.keys[k]) and s < SAME_STEM_SIMILARITY: return None
     return (int(i), self.concepts[i]["name"], float(s)) if s >= self.threshold else None
+
+# %% ../nbs/06a_retrieval.ipynb #c0a1e5b2
+SAME_STEM_SIMILARITY = 0.85   # the least similarity at which a word becomes another word built on its stem ("sings" -> singer)
+DETERMINERS = frozenset("a an the his her its their my your our every this that these those".split())
+
+def _stem(word: str) -> str | None:
+    "The stem of an inflected form (-'s, -ing, -ed, -es, -s; three letters at least are left), or None for any other word."
+    for suffix in ("'s", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3: return word[:-len(suffix)]
+    return None
+
+def _forms(word: str) -> set[str]:
+    "`word` and its regular inflections (plural, possessive, third person, -ing, -ed)."
+    w = word
+    out = {w, w + "s", w + "es", w + "'s", w + "s'", w + "ing", w + "ed", w + "d", w + w[-1:] + "ing", w + w[-1:] + "ed"}
+    if w.endswith("y"): out |= {w[:-1] + "ies", w[:-1] + "ied"}
+    if w.endswith("e"): out.add(w[:-1] + "ing")
+    return out
+
+def other_word(word: str, key: str) -> bool:
+    "Is `word` an inflected form whose stem begins a word of `key` that it is not a form of (`sings`, `singer`)?"
+    stem = _stem(word)
+    if stem is None or word.endswith(("ss", "us", "is")): return False        # (a bus, an octopus, a glass)
+    kws = key.split()
+    if any(word in _forms(k) for k in kws): return False                      # astronauts -> astronaut, watches -> watch
+    return any(k.startswith(stem) for k in kws)
+
+def verb_slots(words: Sequence[str], part: Sequence[int], content: Sequence[bool]) -> list[bool]:
+    "For each word: is it an -s/-ed/-ing form between a content word and an article or possessive of its clause (`owl watches the`)?"
+    return [0 < i < len(words) - 1 and part[i - 1] == part[i] == part[i + 1] and content[i - 1] and words[i + 1] in DETERMINERS
+            and _stem(w) is not None and not w.endswith(("ss", "us", "is", "'s")) for i, w in enumerate(words)]
 
 # %% ../nbs/06a_retrieval.ipynb #f56477cf
 @patch(cls_method=True)
-def from_atlas(cls: ConceptIndex, atlas, places: Sequence | dict = (), tokenizer=None, model=None, **kw) -> ConceptIndex:
+def from_atlas(cls: ConceptIndex, atlas, places: Sequence | dict = (), tokenizer=None, model=None, aliases: dict | None = None,
+               **kw) -> ConceptIndex:
     """An index of `atlas`'s concepts (`picture`: their atlas index) and of `places`, drawn by the background (no picture):
     names, or a dict of name -> phrases ("on a starry night": its content words become a synonym, "starry night").
-    Places come first, so a place that is also a picture's name ("desert") stays a place."""
+    Places come first, so a place that is also a picture's name ("desert") stays a place. `aliases` (default `ALIASES`):
+    name -> more words for it, extra keys of the index only (the atlas and its captions are left as they are).
+    Pictures keep their own colours (`fixed_colours`, unless `kw` says otherwise)."""
     if isinstance(places, dict):
         strip = lambda p: " ".join(_trim(words_of(p)))
         cs = [{"name": n, "synonyms": [x for x in map(strip, ps) if x], "picture": None, "kind": "place"} for n, ps in places.items()]
     else: cs = [{"name": str(p), "picture": None, "kind": "place"} for p in places]
-    return cls(cs + atlas_concepts(atlas), tokenizer, model, **kw)
+    aliases = ALIASES if aliases is None else aliases
+    cs = [{**c, "synonyms": [*(c.get("synonyms") or []), *aliases.get(c["name"], ())]} for c in cs + atlas_concepts(atlas)]
+    return cls(cs, tokenizer, model, **{"fixed_colours": True, **kw})
+
+ALIASES = {"sauropod": ("dinosaur", "brontosaurus", "diplodocus"), "t rex": ("tyrannosaurus",), "turtle": ("tortoise",),
+           "rabbit": ("hare", "bunny"), "mage": ("wizard", "sorcerer", "witch"), "cook": ("chef",),
+           "cyclone": ("storm", "hurricane", "typhoon"),
+           "cloud with lightning and rain": ("thunderstorm",), "field": ("cornfield", "wheat field")}
+"Common words for pictures and places of the sprite world that MiniLM puts below the threshold (by hand, from `bench/bench_concepts.py`)."
 
 def _trim(words: list[str]) -> list[str]:
     "Words without the stop words at either end."
@@ -172,12 +226,16 @@ def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[Conce
     words, part = [], []                                # punctuation ends a phrase: "at sea: a hamster"
     for k, piece in enumerate(re.split(r"[,.;:!?()]+", str(text))): w = words_of(piece); words += w; part += [k] * len(w)
     content = [w not in self.stopwords and not w.isdigit() for w in words]
+    content = [c and not v for c, v in zip(content, verb_slots(words, part, content))]   # "an owl watches the forest"
     keys = set(self.keys)                               # a name with stop words ("globe with meridians") only whole
     spans = [(a, b) for a in range(len(words)) for b in range(a + 1, min(a + max_words, len(words)) + 1)
              if part[a] == part[b - 1] and (all(content[a:b]) or (b - a > 1 and " ".join(words[a:b]) in keys))]
     if not spans: return []
     phrases = [" ".join(words[a:b]) for a, b in spans]
-    idx, score = self.best(phrases)
+    key, score = self.best_keys(phrases)
+    idx = np.asarray(self.owner, int)[key]
+    score = np.where([b - a == 1 and other_word(p, self.keys[k]) for (a, b), p, k in zip(spans, phrases, key)],
+                     np.where(score >= SAME_STEM_SIMILARITY, score, -1.0), score)    # "sings" is no singer
     order = sorted(range(len(spans)), key=lambda j: -(score[j] + 0.03 * (spans[j][1] - spans[j][0] - 1)))
     used, out, ok = set(), [], lambda k: score[k] >= self.threshold and not used & set(range(*spans[k]))
     st = np.array(spans)
@@ -194,23 +252,32 @@ def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[Conce
     return sorted(out, key=lambda m: m.start)
 
 class Understanding(NamedTuple):
-    "What a text became: its concept matches and the content words that matched nothing."
+    "What a text became: its concept matches, the content words that matched nothing, and the colour words not drawn."
     matches: list
     unknown: list
+    colours: list = []
     def __str__(self):
-        return "; ".join([str(m) for m in self.matches] + [f"{w} -> ?" for w in self.unknown])
+        return "; ".join([str(m) for m in self.matches] + [f"{w} -> ?" for w in self.unknown] + [f"{c} -> colour not drawn" for c in self.colours])
     def lines(self) -> list[str]:
-        "One line per concept found (`astronauts -> astronaut`), then one naming the words not understood."
-        unknown = list(dict.fromkeys(self.unknown))
-        return [str(m) for m in self.matches] + ([f"not understood: {', '.join(unknown)}"] if unknown else [])
+        "One line per concept found (`astronauts -> astronaut`), then one naming the words not understood, then the colours not drawn."
+        unknown, colours = list(dict.fromkeys(self.unknown)), list(dict.fromkeys(self.colours))
+        return ([str(m) for m in self.matches] + ([f"not understood: {', '.join(unknown)}"] if unknown else [])
+                + ([f"colours not drawn (each picture keeps its own): {', '.join(colours)}"] if colours else []))
+
+COLOURS = frozenset("""red crimson scarlet orange yellow golden gold green emerald blue navy azure purple violet pink brown
+grey gray white silver black""".split())
+"Colour words: with `fixed_colours`, `understand` reports those that no concept's name or synonym says."
 
 @patch
 def understand(self: ConceptIndex, text: str, max_words: int = 5) -> Understanding:
-    "`concepts_in(text, max_words)` and the words (not `STOPWORDS`) that no concept took."
+    """`concepts_in(text, max_words)`, the words (not `STOPWORDS`) that no concept took, and (`fixed_colours`) the colour
+    words of the text that are not words of a found concept's name or synonyms ("blue elf": blue; "black cat", "blue sky": none)."""
     matches = self.concepts_in(text, max_words)
     used = {i for m in matches for i in range(m.start, m.stop)}
     words = words_of(text)
-    return Understanding(matches, [w for i, w in enumerate(words) if i not in used and w not in self.stopwords and not w.isdigit()])
+    said = {w for m in matches for k in [self.concepts[m.index]["name"], *self.concepts[m.index]["synonyms"]] for w in words_of(k)}
+    colours = [w for w in words if w in COLOURS and w not in said] if self.fixed_colours else []
+    return Understanding(matches, [w for i, w in enumerate(words) if i not in used and w not in self.stopwords and not w.isdigit()], colours)
 
 # %% ../nbs/06a_retrieval.ipynb #8835a97c
 @patch

@@ -306,7 +306,7 @@ def understand_idea(text: str, concepts=None, max_words: int | None = None):
     index = concepts if concepts is not None else concept_index()
     longest = max((k.count(" ") + 1 for k in index.keys), default=1)
     u = index.understand(text, min(max_words or longest, longest, 5))
-    return type(u)(u.matches, [w for w in u.unknown if not _read_otherwise(w)])
+    return u._replace(unknown=[w for w in u.unknown if not _read_otherwise(w)])   # (colours the pictures cannot take stay reported)
 
 # %% ../nbs/10_script.ipynb #a403fca9
 class _ToyIdeaReader:
