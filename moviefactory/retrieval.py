@@ -149,9 +149,7 @@ def lookup(self: ConceptIndex, phrase: str) -> tuple[int, str, float] | None:
     "`(index, name, score)` of the concept nearest to `phrase`, or None below the threshold (or below `SAME_STEM_SIMILARITY` for `other_word`s)."
     p = " ".join(words_of(phrase))
     if not p: return None
-    (k,), (s,) = self.best_keys([p])
-    i = self.owner[k]
-    if " " not in p and other_word(p, self.keys[k]) and s < SAME_STEM_SIMILARITY: return None
+    (i,), (s,) = self._best_allowed([p])
     return (int(i), self.concepts[i]["name"], float(s)) if s >= self.threshold else None
 
 # %% ../nbs/06a_retrieval.ipynb #c0a1e5b2
@@ -184,6 +182,13 @@ def verb_slots(words: Sequence[str], part: Sequence[int], content: Sequence[bool
     "For each word: is it an -s/-ed/-ing form between a content word and an article or possessive of its clause (`owl watches the`)?"
     return [0 < i < len(words) - 1 and part[i - 1] == part[i] == part[i + 1] and content[i - 1] and words[i + 1] in DETERMINERS
             and _stem(w) is not None and not w.endswith(("ss", "us", "is", "'s")) for i, w in enumerate(words)]
+
+@patch
+def _best_allowed(self: ConceptIndex, phrases: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    "`best`, but a single word that is `other_word` to its nearest key scores -1 below `SAME_STEM_SIMILARITY` (`lookup`, `concepts_in`)."
+    k, s = self.best_keys(phrases)
+    other = np.array([" " not in p and other_word(p, self.keys[j]) for p, j in zip(phrases, k)], bool)
+    return np.asarray(self.owner, int)[k], np.where(other & (s < SAME_STEM_SIMILARITY), -1.0, s)
 
 # %% ../nbs/06a_retrieval.ipynb #f56477cf
 @patch(cls_method=True)
@@ -232,10 +237,7 @@ def concepts_in(self: ConceptIndex, text: str, max_words: int = 5) -> list[Conce
              if part[a] == part[b - 1] and (all(content[a:b]) or (b - a > 1 and " ".join(words[a:b]) in keys))]
     if not spans: return []
     phrases = [" ".join(words[a:b]) for a, b in spans]
-    key, score = self.best_keys(phrases)
-    idx = np.asarray(self.owner, int)[key]
-    score = np.where([b - a == 1 and other_word(p, self.keys[k]) for (a, b), p, k in zip(spans, phrases, key)],
-                     np.where(score >= SAME_STEM_SIMILARITY, score, -1.0), score)    # "sings" is no singer
+    idx, score = self._best_allowed(phrases)            # "sings" is no singer
     order = sorted(range(len(spans)), key=lambda j: -(score[j] + 0.03 * (spans[j][1] - spans[j][0] - 1)))
     used, out, ok = set(), [], lambda k: score[k] >= self.threshold and not used & set(range(*spans[k]))
     st = np.array(spans)
