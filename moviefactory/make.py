@@ -241,7 +241,7 @@ def _check_make_inputs(idea=None, out="movie.mp4", script=None, llm="auto", mode
     if model is not None and sd2 is not None: raise MovieFactoryError("give --model (a moviefactory-mini folder) or --sd2, not both")
     if guided and sd2 is not None: raise MovieFactoryError("--guided needs a moviefactory-mini folder with guided/ adapters; SD2 has none: leave --guided out")
     if world not in WORLDS: raise MovieFactoryError(f"unknown world {str(world)[:40]!r}: use toy (the ten toy objects) or sprites (any concept of the sprite atlas)")
-    if world == "sprites": model = _check_openvocab(model, sd2, guided)     # then its motion layers and VAE: the shipped mini's
+    if world == "sprites": _check_openvocab(model, sd2, guided); model = None   # below: its motion layers and VAE, the shipped mini's
     if sd2 is not None:
         d = local_model_dir(sd2, "Stable Diffusion 2", need="unet/config.json")
         if isinstance(d, Path): check_weights(d, "Stable Diffusion 2")
